@@ -1,0 +1,413 @@
+"""The hierarchical within-person change model.
+
+For person i in site s(i) and area a(i), modality z_i, interview at wave t and month m_it:
+
+.. math::
+
+    g(\\mathrm{E}[y_{it}]) = \\eta_{it} = f_{z_i}(t) + x_i^\\top \\beta + u_i + v_{s(i)} + w_{a(i)}
+        \\; [+\\, c_{s(i)} h(t) + d_{a(i)} h(t)]
+
+    u_i = \\sigma_u \\tilde u_i,\\quad v_s = \\sigma_v \\tilde v_s,\\quad
+    w_a = \\sigma_w \\tilde w_a,\\quad \\tilde u, \\tilde v, \\tilde w \\sim N(0, 1)
+
+with ``f_z(t) = B(t) theta_z`` a time basis (:mod:`dtors_bayes.time_basis`), one trajectory per
+modality (``modality_by_time=True``) or one trajectory plus a constant zero-sum modality
+effect, ``h(t)`` the follow-up indicator (or months/span) of the optional random change
+terms, and ``g`` the family's link (:mod:`dtors_bayes.families`). Hurdle families have a
+second predictor ``eta_pos`` with the same structure and its own parameters (``pos_``).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dtors_bayes.design import Design, build_design
+from dtors_bayes.exceptions import ModelError
+from dtors_bayes.families import FAMILIES, get_family
+from dtors_bayes.priors import aux_defaults, default_priors
+from dtors_bayes.time_basis import TIME_KINDS, TimeBasis
+
+LINKS_POS = "log"
+
+
+@dataclass
+class ChangeModel:
+    """A within-person change model for one outcome (see the module docstring for the math).
+
+    Parameters
+    ----------
+    outcome : str
+        Outcome column of the cohort.
+    family : str
+        One of :data:`dtors_bayes.families.FAMILIES`. Defaults to ``"bernoulli"``.
+    covariates : list of str or str, optional
+        Person-level baseline covariates, or a formula right-hand side (parsed by
+        ``formulae``), e.g. ``"age + sex + primary_drug"``. Numeric columns are centred and
+        scaled to sd 1; indicators are centred. Defaults to none.
+    time : {"wave", "linear", "months"}
+        Trajectory form. Defaults to ``"wave"``.
+    modality_by_time : bool
+        One trajectory per modality (default) or one trajectory plus a constant modality
+        effect.
+    baseline : {"outcome", "covariate"}
+        ``"outcome"``: intake is a wave of the outcome (change model, default).
+        ``"covariate"``: ANCOVA on the follow-ups with the intake outcome as a covariate.
+    attrition : str or object
+        ``"mar"``: the likelihood of the observed outcomes (valid under MAR). Attrition models
+        plug in here through :meth:`add_attrition` (see ARCHITECTURE.md).
+    levels : tuple of str
+        Random-intercept levels among ``("site", "area")``; ``()`` for none. The person
+        effect is present whenever a person contributes two or more modelled waves (always
+        under ``baseline="outcome"``; under ``"covariate"`` only with two or more follow-ups).
+    random_change : tuple of str
+        Levels among ``levels`` whose change from intake varies (random slopes).
+    knots : tuple of float, optional
+        Hinges for ``time="months"``; defaults to every follow-up's nominal months but the last.
+    priors : dict, optional
+        Prior scales overriding :func:`dtors_bayes.priors.default_priors` by name.
+    trials : int, optional
+        Trials of a binomial outcome; defaults to the cohort's (28).
+    """
+
+    outcome: str
+    family: str = "bernoulli"
+    covariates: list[str] | str | None = None
+    time: str = "wave"
+    modality_by_time: bool = True
+    baseline: str = "outcome"
+    attrition: Any = "mar"
+    levels: tuple[str, ...] = ("site", "area")
+    random_change: tuple[str, ...] = ()
+    knots: tuple[float, ...] | None = None
+    priors: dict[str, float] = field(default_factory=dict)
+    trials: int | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.family not in FAMILIES:
+            problems.append(f"family={self.family!r}; allowed: {', '.join(sorted(FAMILIES))}")
+        if self.time not in TIME_KINDS:
+            problems.append(f"time={self.time!r}; allowed: {', '.join(TIME_KINDS)}")
+        if self.baseline not in ("outcome", "covariate"):
+            problems.append(f"baseline={self.baseline!r}; allowed: 'outcome', 'covariate'")
+        self.levels = tuple(self.levels)
+        self.random_change = tuple(self.random_change)
+        bad = [lvl for lvl in self.levels if lvl not in ("site", "area")]
+        if bad:
+            problems.append(f"levels={self.levels!r}; each must be 'site' or 'area'")
+        bad = [lvl for lvl in self.random_change if lvl not in self.levels]
+        if bad:
+            problems.append(f"random_change={self.random_change!r} names levels not in "
+                            f"levels={self.levels!r}")
+        if not (isinstance(self.attrition, str) and self.attrition == "mar") and not hasattr(
+            self.attrition, "add_to_model"
+        ):
+            problems.append(f"attrition={self.attrition!r}; allowed: 'mar' or an attrition "
+                            "model object")
+        if self.knots is not None:
+            self.knots = tuple(float(k) for k in self.knots)
+        if problems:
+            raise ModelError("invalid ChangeModel:\n" + "\n".join(f"  - {p}" for p in problems))
+
+    # ------------------------------------------------------------------ description
+    @property
+    def family_obj(self):
+        """The :class:`~dtors_bayes.families.Family`."""
+        return get_family(self.family)
+
+    @property
+    def attrition_label(self) -> str:
+        """Label of the attrition assumption carried by every estimate."""
+        return self.attrition if isinstance(self.attrition, str) else self.attrition.label
+
+    def spec(self) -> dict:
+        """JSON-able specification (stored with every fit)."""
+        d = asdict(self)
+        if not isinstance(self.attrition, str):
+            d["attrition"] = self.attrition.to_dict()
+        d["levels"] = list(self.levels)
+        d["random_change"] = list(self.random_change)
+        d["knots"] = list(self.knots) if self.knots is not None else None
+        return d
+
+    @classmethod
+    def from_spec(cls, d: dict) -> ChangeModel:
+        """Inverse of :meth:`spec`."""
+        d = dict(d)
+        if isinstance(d.get("attrition"), dict):
+            from dtors_bayes import attrition as _att
+
+            d["attrition"] = _att.from_dict(d["attrition"])
+        return cls(**d)
+
+    def __str__(self) -> str:
+        fam = self.family_obj
+        parts = [f"ChangeModel: {self.outcome} ~ {self.family} (link {fam.link})"]
+        traj = "f_z(t), one trajectory per modality" if self.modality_by_time else \
+            "f(t) + gamma_z (constant modality effect, zero-sum)"
+        basis = {"wave": "one effect per wave", "linear": "intercept + slope in months/span",
+                 "months": "piecewise-linear in months, hinges at "
+                 + (", ".join(f"{k:g}" for k in self.knots) if self.knots else
+                    "the follow-ups' nominal months but the last")}[self.time]
+        re = ["u_person"] + [f"{lvl} effect" for lvl in self.levels]
+        re += [f"random change by {lvl}" for lvl in self.random_change]
+        parts.append(f"  eta = {traj} + x'beta + " + " + ".join(re))
+        parts.append(f"  time: {self.time} ({basis})")
+        parts.append(f"  covariates: {self.covariates or 'none'}")
+        parts.append(f"  baseline: {self.baseline}; attrition: {self.attrition_label}")
+        if fam.parts == ("eta", "eta_pos"):
+            parts.append("  hurdle: eta -> P(non-zero); eta_pos -> positive part (own parameters, "
+                         "prefix pos_)")
+        parts.append("  priors (scales; data-dependent ones shown as rules):")
+        rules = {"logit": "N(0,1.5) levels/slopes, N(0,1) covariates, HalfN(1) sigma_person, "
+                          "HalfN(0.5) site/area",
+                 "log": "N(log ybar,1.5) level, N(0,1) slopes/covariates, HalfN(1) sigma_person, "
+                        "HalfN(0.5) site/area",
+                 "identity": "N(ybar, 2.5 sd_y) levels, N(0, 2.5 sd_y) slopes, N(0, sd_y) "
+                             "covariates, HalfN(sd_y) sigma_person, HalfN(0.5 sd_y) site/area"}
+        parts.append(f"    {rules[fam.link]}")
+        for par, (kind, scale) in fam.aux.items():
+            parts.append(f"    {par}: {kind}" + (f"({scale})" if scale else ""))
+        if self.priors:
+            parts.append(f"    user overrides: {json.dumps(self.priors)}")
+        if self.time == "wave":
+            parts.append("  note: with time='wave', interviews are grouped by wave label; late "
+                         "interviews count at their wave (use time='months' to use months exactly)")
+        return "\n".join(parts)
+
+    __repr__ = __str__
+
+    # ------------------------------------------------------------------ building
+    def design(self, cohort) -> Design:
+        """Validated arrays of this model for ``cohort`` (see :class:`Design`)."""
+        return build_design(cohort, outcome=self.outcome, family=self.family,
+                            covariates=self.covariates, baseline=self.baseline,
+                            levels=self.levels, trials=self.trials)
+
+    def basis(self, design: Design) -> TimeBasis:
+        """The time basis for a design."""
+        return TimeBasis.build(self.time, design.waves, design.schedule, self.knots)
+
+    def prior_scales(self, design: Design) -> dict[str, dict[str, float]]:
+        """Prior scales per part (``""`` and ``"pos_"``), defaults overridden by ``priors``."""
+        fam = self.family_obj
+        y = design.y
+        out = {"": default_priors(fam.link, y if fam.link != "logit" else np.zeros(0))}
+        if fam.parts == ("eta", "eta_pos"):
+            pos = (1.0 - y) if self.family == "eq5d" else y
+            pos = pos[(~np.isnan(pos)) & (pos > 0)]
+            base = default_priors("log", pos)
+            if self.family != "hurdle_gamma" and pos.size:
+                base["intercept_loc"] = float(np.log(pos).mean())
+            out["pos_"] = base
+        for key, val in self.priors.items():
+            prefix = "pos_" if key.startswith("pos_") else ""
+            name = key[len(prefix):]
+            if prefix not in out or (name not in out[prefix] and name not in fam.aux):
+                raise ModelError(f"priors: unknown name {key!r}; allowed: "
+                                 f"{', '.join(sorted(out['']))} (prefix pos_ for hurdles) and "
+                                 f"{', '.join(fam.aux) or 'no auxiliary parameters'}")
+            if name in out[prefix]:
+                out[prefix][name] = float(val)
+        return out
+
+    def coords(self, design: Design, basis: TimeBasis) -> dict:
+        """Coordinates of the PyMC model."""
+        c = {"person": [str(p) for p in design.person_ids], "modality": design.modality_labels,
+             "covariate": design.covariate_names, "time_basis": basis.names}
+        if design.site is not None:
+            c["site"] = design.site_labels
+        if design.area is not None:
+            c["area"] = design.area_labels
+        return c
+
+    def build(self, cohort_or_design) -> Any:
+        """Build the PyMC model (a ``pm.Model``) for a cohort or a :class:`Design`."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        design = cohort_or_design if isinstance(cohort_or_design, Design) else \
+            self.design(cohort_or_design)
+        basis = self.basis(design)
+        fam = self.family_obj
+        scales = self.prior_scales(design)
+        p_idx, t_idx = design.observed_cells()
+        cells = design.cells(basis, p_idx, t_idx, design.months[p_idx, t_idx])
+        coords = self.coords(design, basis)
+        coords["obs"] = np.arange(p_idx.size)
+        with pm.Model(coords=coords) as model:
+            etas = {}
+            for part, prefix in zip(fam.parts, ("", "pos_"), strict=False):
+                params = self._parameters(prefix, scales[prefix], design, basis)
+                lead = {prefix + k: pt.shape_padleft(v) for k, v in params.items()}
+                etas[part] = linear_predictor(lead, cells, prefix=prefix,
+                                              by_time=self.modality_by_time)[0]
+            aux_scale = aux_defaults(self.family, design.y)
+            aux_scale.update({k: v for k, v in self.priors.items() if k in fam.aux})
+            aux = fam.make_aux(aux_scale)
+            y_obs = design.y[p_idx, t_idx]
+            fam.observe("y", etas, aux, y_obs, trials=design.trials)
+            if not isinstance(self.attrition, str):
+                self.attrition.add_to_model(model, self, design, etas)
+        return model
+
+    def _parameters(self, prefix: str, s: dict[str, float], design: Design,
+                    basis: TimeBasis) -> dict:
+        """Create the parameters of one linear predictor (names prefixed for hurdles)."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        n = basis.n
+        loc = np.zeros(n)
+        scale = np.full(n, s["slope"])
+        if basis.kind == "wave":
+            loc[:] = s["intercept_loc"]
+            scale[:] = s["intercept"]
+        else:
+            loc[0] = s["intercept_loc"]
+            scale[0] = s["intercept"]
+        p: dict[str, Any] = {}
+        if self.modality_by_time:
+            p["beta_time"] = pm.Normal(f"{prefix}beta_time", mu=loc, sigma=scale,
+                                       dims=("modality", "time_basis"))
+        else:
+            p["beta_time"] = pm.Normal(f"{prefix}beta_time", mu=loc, sigma=scale,
+                                       dims="time_basis")
+            if len(design.modality_labels) > 1:
+                p["beta_modality"] = pm.ZeroSumNormal(f"{prefix}beta_modality",
+                                                      sigma=s["modality"], dims="modality")
+            else:
+                p["beta_modality"] = pt.zeros(1)
+        if design.X.shape[1]:
+            p["beta_covariate"] = pm.Normal(f"{prefix}beta_covariate", 0.0, s["covariate"],
+                                            dims="covariate")
+        if design.y.shape[1] > 1:
+            p["sigma_person"] = pm.HalfNormal(f"{prefix}sigma_person", s["sigma_person"])
+            p["z_person"] = pm.Normal(f"{prefix}z_person", 0.0, 1.0, dims="person")
+        for lvl in self.levels:
+            p[f"sigma_{lvl}"] = pm.HalfNormal(f"{prefix}sigma_{lvl}", s[f"sigma_{lvl}"])
+            p[f"z_{lvl}"] = pm.Normal(f"{prefix}z_{lvl}", 0.0, 1.0, dims=lvl)
+        for lvl in self.random_change:
+            p[f"sigma_{lvl}_change"] = pm.HalfNormal(f"{prefix}sigma_{lvl}_change",
+                                                     s["sigma_change"])
+            p[f"z_{lvl}_change"] = pm.Normal(f"{prefix}z_{lvl}_change", 0.0, 1.0, dims=lvl)
+        return p
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, cohort, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
+            random_seed: int | None = None, sampler: str = "nutpie",
+            progressbar: bool = True, target_accept: float | None = None,
+            cores: int | None = None):
+        """Sample the posterior and return a :class:`~dtors_bayes.fit.Fit`.
+
+        Parameters
+        ----------
+        cohort : Cohort
+            The data.
+        draws, tune, chains : int
+            Sampler settings. Defaults 1000, 1000, 4.
+        random_seed : int, optional
+            Seed; a fresh one is drawn and recorded when omitted.
+        sampler : {"nutpie", "pymc", "numpyro"}
+            NUTS implementation. Defaults to nutpie.
+        progressbar : bool
+            Show the sampler's progress bar.
+        target_accept : float, optional
+            NUTS target acceptance (raise towards 0.95 after divergences).
+
+        Returns
+        -------
+        Fit
+        """
+        from dtors_bayes.fit import Fit, sample_model
+
+        design = self.design(cohort)
+        model = self.build(design)
+        if random_seed is None:
+            random_seed = int(np.random.SeedSequence().generate_state(1)[0])
+        tree, seconds = sample_model(model, draws=draws, tune=tune, chains=chains,
+                                     random_seed=random_seed, sampler=sampler,
+                                     progressbar=progressbar, target_accept=target_accept,
+                                     cores=cores)
+        fit = Fit.from_sampling(self, design, tree, cohort=cohort, seconds=seconds,
+                                settings={"draws": draws, "tune": tune, "chains": chains,
+                                          "random_seed": random_seed, "sampler": sampler,
+                                          "target_accept": target_accept})
+        fit.warn_if_trouble()
+        return fit
+
+    # ------------------------------------------------------------------ simulating
+    def simulate(self, cohort_or_design, params: dict[str, np.ndarray], *,
+                 seed: int | None = None) -> np.ndarray:
+        """Draw an outcome matrix (person x wave) from the model at given parameter values.
+
+        ``params`` maps the model's variable names (``beta_time``, ``z_person``, ``sigma``,
+        ...) to values without a sample axis, e.g. one prior or posterior draw. Same
+        parameterisation as the likelihood, so fitting the result recovers ``params``.
+        """
+        design = cohort_or_design if isinstance(cohort_or_design, Design) else \
+            self.design(cohort_or_design)
+        basis = self.basis(design)
+        fam = self.family_obj
+        n, t = design.y.shape
+        p_idx, t_idx = np.repeat(np.arange(n), t), np.tile(np.arange(t), n)
+        cells = design.cells(basis, p_idx, t_idx, design.months[p_idx, t_idx])
+        lead = {k: np.asarray(v)[None] for k, v in params.items()}
+        etas = {part: linear_predictor(lead, cells, prefix=prefix,
+                                       by_time=self.modality_by_time)[0]
+                for part, prefix in zip(fam.parts, ("", "pos_"), strict=False)}
+        aux = {k: float(np.asarray(params[k])) for k in fam.aux}
+        rng = np.random.default_rng(seed)
+        return fam.simulate(rng, etas, aux, trials=design.trials).reshape(n, t)
+
+
+def linear_predictor(p: dict, d: dict, *, prefix: str = "", by_time: bool = True):
+    """The linear predictor ``eta`` for cells, written once for numpy and PyTensor.
+
+    Parameters
+    ----------
+    p : dict
+        Parameters with a leading sample axis (numpy draws ``(S, ...)``, or PyTensor
+        variables padded to ``(1, ...)``), keyed by the model's variable names
+        (``prefix + "beta_time"`` ...).
+    d : dict
+        Cell data from :meth:`Design.cells`: ``person``, ``basis``, ``modality``, ``change``,
+        ``X`` and optionally ``site``, ``area``.
+
+    Returns
+    -------
+    array (S, n_cells)
+    """
+
+    def get(name):
+        return p.get(prefix + name)
+
+    beta_time = get("beta_time")
+    if by_time:
+        eta = (beta_time[:, d["modality"], :] * d["basis"][None, :, :]).sum(axis=-1)
+    else:
+        eta = beta_time @ d["basis"].T
+        bm = get("beta_modality")
+        if bm is not None and getattr(bm, "ndim", 0) == 2:
+            eta = eta + bm[:, d["modality"]]
+    if d["X"].shape[1]:
+        eta = eta + (get("beta_covariate") @ d["X"].T)[:, d["person"]]
+    if get("z_person") is not None:
+        eta = eta + (get("sigma_person")[:, None] * get("z_person"))[:, d["person"]]
+    for lvl in ("site", "area"):
+        z = get(f"z_{lvl}")
+        if z is not None and lvl in d:
+            eta = eta + (get(f"sigma_{lvl}")[:, None] * z)[:, d[lvl]]
+        zc = get(f"z_{lvl}_change")
+        if zc is not None and lvl in d:
+            eta = eta + (get(f"sigma_{lvl}_change")[:, None] * zc)[:, d[lvl]] * d["change"][None]
+    return eta
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, UserWarning, stacklevel=3)

@@ -1,0 +1,59 @@
+"""Default priors of the change model, weakly informative on the response scale.
+
+Every prior is Normal / HalfNormal with a *scale* chosen from the link and the outcome:
+
+============================  ===================  ==================  =====================
+parameter                     logit link           log link            identity link
+============================  ===================  ==================  =====================
+trajectory level (intercept)  N(0, 1.5)            N(log ybar, 1.5)    N(ybar, 2.5 sd_y)
+trajectory slopes / hinges    N(0, 1.5)            N(0, 1.0)           N(0, 2.5 sd_y)
+modality effect (constant)    ZeroSumNormal(1.0)   ZeroSumNormal(1.0)  ZeroSumNormal(sd_y)
+covariates (per sd / 0-1)     N(0, 1.0)            N(0, 1.0)           N(0, sd_y)
+sigma_person                  HalfN(1.0)           HalfN(1.0)          HalfN(sd_y)
+sigma_site, sigma_area        HalfN(0.5)           HalfN(0.5)          HalfN(0.5 sd_y)
+random change sds             HalfN(0.5)           HalfN(0.5)          HalfN(0.5 sd_y)
+============================  ===================  ==================  =====================
+
+Logit-scale N(0, 1.5) puts roughly flat mass on probabilities; slopes are per study span
+(see :mod:`dtors_bayes.time_basis`), so N(0, 1.5) allows any plausible change over the study.
+Users override any scale by name: ``ChangeModel(..., priors={"sigma_person": 0.5})``; the
+positive part of a hurdle uses the same names prefixed ``pos_``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PRIOR_NAMES = (
+    "intercept_loc", "intercept", "slope", "modality", "covariate", "sigma_person",
+    "sigma_site", "sigma_area", "sigma_change",
+)
+
+
+def default_priors(link: str, y: np.ndarray) -> dict[str, float]:
+    """Prior locations/scales for one linear predictor with link ``link`` and data ``y``."""
+    y = np.asarray(y, dtype=float)
+    y = y[~np.isnan(y)]
+    if link == "identity":
+        ybar = float(y.mean()) if y.size else 0.0
+        sd = float(y.std()) if y.size > 1 and y.std() > 0 else 1.0
+        return {"intercept_loc": ybar, "intercept": 2.5 * sd, "slope": 2.5 * sd, "modality": sd,
+                "covariate": sd, "sigma_person": sd, "sigma_site": 0.5 * sd,
+                "sigma_area": 0.5 * sd, "sigma_change": 0.5 * sd}
+    if link == "log":
+        ybar = float(y.mean()) if y.size else 1.0
+        return {"intercept_loc": float(np.log(max(ybar, 1e-3))), "intercept": 1.5, "slope": 1.0,
+                "modality": 1.0, "covariate": 1.0, "sigma_person": 1.0, "sigma_site": 0.5,
+                "sigma_area": 0.5, "sigma_change": 0.5}
+    return {"intercept_loc": 0.0, "intercept": 1.5, "slope": 1.5, "modality": 1.0,
+            "covariate": 1.0, "sigma_person": 1.0, "sigma_site": 0.5, "sigma_area": 0.5,
+            "sigma_change": 0.5}
+
+
+def aux_defaults(family: str, y: np.ndarray) -> dict[str, float]:
+    """Scales of the auxiliary parameters (sigma of Gaussian/Student-t is the outcome's sd)."""
+    y = np.asarray(y, dtype=float)
+    y = y[~np.isnan(y)]
+    if family in ("gaussian", "student_t"):
+        return {"sigma": float(y.std()) if y.size > 1 and y.std() > 0 else 1.0}
+    return {}
