@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from dtors_bayes.change_model import ChangeModel
+from dtors_bayes.cohort import Cohort
+from dtors_bayes.cohort_summary import CohortSummary
+from dtors_bayes.datasets import load_example, load_example_truth
 from dtors_bayes.exceptions import CohortError, DtorsError, FitError, ModelError, SpecError
 from dtors_bayes.families import FAMILIES, get_family
+from dtors_bayes.fit import Fit, load_fit
+from dtors_bayes.simulate import SimulatedCohort, simulate_cohort
+from dtors_bayes.truth import Truth
 
 try:
     __version__ = version("dtors-bayes")
@@ -18,7 +25,17 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "FAMILIES",
+    "ChangeModel",
+    "Cohort",
     "CohortError",
+    "CohortSummary",
+    "Fit",
+    "SimulatedCohort",
+    "Truth",
+    "load_example",
+    "load_example_truth",
+    "load_fit",
+    "simulate_cohort",
     "DtorsError",
     "FitError",
     "ModelError",

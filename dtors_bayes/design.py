@@ -65,8 +65,9 @@ class Design:
     schedule: dict[int, float]
     trials: int
     baseline_values: np.ndarray | None = None
-    exclusions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        columns=["stage", "reason", "n_rows", "first_ids"]))
+    exclusions: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["stage", "reason", "n_rows", "first_ids"])
+    )
 
     @property
     def n_person(self) -> int:
@@ -78,8 +79,14 @@ class Design:
         p, t = np.nonzero(~np.isnan(self.y))
         return p, t
 
-    def cells(self, basis: TimeBasis, person: np.ndarray, wave: np.ndarray,
-              months: np.ndarray | None = None, modality: np.ndarray | None = None) -> dict:
+    def cells(
+        self,
+        basis: TimeBasis,
+        person: np.ndarray,
+        wave: np.ndarray,
+        months: np.ndarray | None = None,
+        modality: np.ndarray | None = None,
+    ) -> dict:
         """Cell-level data for :func:`dtors_bayes.change_model.linear_predictor`."""
         person = np.asarray(person, dtype=int)
         wave = np.asarray(wave, dtype=int)
@@ -161,8 +168,9 @@ class Design:
         )
 
 
-def _covariate_matrix(persons: pd.DataFrame, covariates: list[str] | str | None
-                      ) -> tuple[np.ndarray, list[str], list[str]]:
+def _covariate_matrix(
+    persons: pd.DataFrame, covariates: list[str] | str | None
+) -> tuple[np.ndarray, list[str], list[str]]:
     """Centred/scaled design matrix (no intercept) from a list or a formula string."""
     if covariates is None or (not isinstance(covariates, str) and len(covariates) == 0):
         return np.zeros((len(persons), 0)), [], []
@@ -174,7 +182,9 @@ def _covariate_matrix(persons: pd.DataFrame, covariates: list[str] | str | None
 
     used = [c for c in persons.columns if c in rhs]
     try:
-        common = design_matrices(rhs, persons[used].reset_index(drop=True), na_action="error").common
+        common = design_matrices(
+            rhs, persons[used].reset_index(drop=True), na_action="error"
+        ).common
     except Exception as err:  # formulae raises several types; make it ours
         raise ModelError(f"cannot build the covariate matrix from {rhs!r}: {err}") from err
     names: list[str] = []
@@ -194,8 +204,16 @@ def _covariate_matrix(persons: pd.DataFrame, covariates: list[str] | str | None
     return X, names, used
 
 
-def build_design(cohort, *, outcome: str, family: str, covariates, baseline: str,
-                 levels: tuple[str, ...], trials: int | None = None) -> Design:
+def build_design(
+    cohort,
+    *,
+    outcome: str,
+    family: str,
+    covariates,
+    baseline: str,
+    levels: tuple[str, ...],
+    trials: int | None = None,
+) -> Design:
     """Take the arrays of one outcome model from a cohort, checking the request.
 
     Raises
@@ -207,22 +225,28 @@ def build_design(cohort, *, outcome: str, family: str, covariates, baseline: str
     fam = get_family(family)
     problems: list[str] = []
     if outcome not in cohort.outcomes:
-        problems.append(f"outcome {outcome!r} is not an outcome of this cohort; "
-                        f"outcomes: {', '.join(cohort.outcomes)}")
+        problems.append(
+            f"outcome {outcome!r} is not an outcome of this cohort; "
+            f"outcomes: {', '.join(cohort.outcomes)}"
+        )
     for lvl in levels:
         if lvl not in ("site", "area"):
             problems.append(f"levels: {lvl!r} is not a level; allowed: 'site', 'area'")
         elif lvl not in cohort.levels:
-            problems.append(f"levels: the cohort has no {lvl}_id column, so {lvl!r} "
-                            f"cannot be a level; use levels={tuple(cohort.levels)!r}")
+            problems.append(
+                f"levels: the cohort has no {lvl}_id column, so {lvl!r} "
+                f"cannot be a level; use levels={tuple(cohort.levels)!r}"
+            )
     if baseline not in ("outcome", "covariate"):
         problems.append(f"baseline={baseline!r}; allowed: 'outcome', 'covariate'")
     cov_list = [covariates] if isinstance(covariates, str) else list(covariates or [])
     if not isinstance(covariates, str):
         missing = [c for c in cov_list if c not in cohort.persons.columns]
         if missing:
-            problems.append(f"covariates {missing} are not person-level columns of the cohort; "
-                            f"available: {', '.join(cohort.covariates)}")
+            problems.append(
+                f"covariates {missing} are not person-level columns of the cohort; "
+                f"available: {', '.join(cohort.covariates)}"
+            )
     if problems:
         raise ModelError("cannot build the model:\n" + "\n".join(f"  - {p}" for p in problems))
 
@@ -233,7 +257,8 @@ def build_design(cohort, *, outcome: str, family: str, covariates, baseline: str
         ids = cohort.person_ids()[np.nonzero(bad)[0][:5]].tolist()
         raise ModelError(
             f"family {family!r} does not fit outcome {outcome!r}: {int(bad.sum())} value(s) "
-            f"outside its support ({fam.support}); first persons: {ids}")
+            f"outside its support ({fam.support}); first persons: {ids}"
+        )
 
     persons = cohort.persons
     keep = np.ones(len(persons), dtype=bool)
@@ -259,8 +284,11 @@ def build_design(cohort, *, outcome: str, family: str, covariates, baseline: str
             excl.append(("model", f"intake {outcome} missing (baseline='covariate')", na & keep))
             keep &= ~na
     pid = cohort.person_ids()
-    rows = [{"stage": s, "reason": r, "n_rows": int(m.sum()), "first_ids": pid[m][:5].tolist()}
-            for s, r, m in excl if m.sum() > 0]
+    rows = [
+        {"stage": s, "reason": r, "n_rows": int(m.sum()), "first_ids": pid[m][:5].tolist()}
+        for s, r, m in excl
+        if m.sum() > 0
+    ]
 
     sub = persons.loc[keep].reset_index(drop=True)
     X, names, _ = _covariate_matrix(sub, covariates)
@@ -291,11 +319,22 @@ def build_design(cohort, *, outcome: str, family: str, covariates, baseline: str
     if site is not None and area is not None:
         site_area = np.asarray(cohort.site_area_map())
     return Design(
-        person_ids=pid[keep], modality=modality, modality_labels=mod_labels,
-        site=site, site_labels=site_labels, area=area, area_labels=area_labels,
-        site_area=site_area, X=X, covariate_names=names, y=y, months=months,
-        interviewed=interviewed, waves=waves,
-        schedule={w: float(cohort.schedule[w]) for w in cohort.waves}, trials=n_trials,
+        person_ids=pid[keep],
+        modality=modality,
+        modality_labels=mod_labels,
+        site=site,
+        site_labels=site_labels,
+        area=area,
+        area_labels=area_labels,
+        site_area=site_area,
+        X=X,
+        covariate_names=names,
+        y=y,
+        months=months,
+        interviewed=interviewed,
+        waves=waves,
+        schedule={w: float(cohort.schedule[w]) for w in cohort.waves},
+        trials=n_trials,
         baseline_values=baseline_values,
         exclusions=pd.DataFrame(rows, columns=["stage", "reason", "n_rows", "first_ids"]),
     )

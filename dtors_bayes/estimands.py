@@ -28,13 +28,32 @@ import pandas as pd
 from dtors_bayes.constants import CI_PROB
 
 ESTIMAND_COLUMNS = [
-    "outcome", "estimand", "wave", "modality", "contrast", "population", "weighting",
-    "estimator", "attrition", "mean", "sd", "ci_lb", "ci_ub", "ci_prob", "p_direction",
-    "mcse_mean", "ess_bulk", "r_hat", "n_persons", "assumption",
+    "outcome",
+    "estimand",
+    "wave",
+    "modality",
+    "contrast",
+    "population",
+    "weighting",
+    "estimator",
+    "attrition",
+    "mean",
+    "sd",
+    "ci_lb",
+    "ci_ub",
+    "ci_prob",
+    "p_direction",
+    "mcse_mean",
+    "ess_bulk",
+    "r_hat",
+    "n_persons",
+    "assumption",
 ]
 
-ADJUSTED_ASSUMPTION = ("no unmeasured confounding of modality given covariates, site and area; "
-                       "g-computation standardised to the population weights")
+ADJUSTED_ASSUMPTION = (
+    "no unmeasured confounding of modality given covariates, site and area; "
+    "g-computation standardised to the population weights"
+)
 DESCRIPTIVE = "descriptive: each modality's own persons, not a causal contrast"
 
 
@@ -76,9 +95,15 @@ def _wmean(mu: np.ndarray, w: np.ndarray | None, mask: np.ndarray | None = None)
     return (mu * w).sum(axis=1) / w.sum(axis=1)
 
 
-def draws_of_estimands(model, design, params: dict[str, np.ndarray], weights: WeightSpec, *,
-                       contrast_pairs: list[tuple[str, str]],
-                       chunk_bytes: int = 128 * 2**20) -> dict[tuple, np.ndarray]:
+def draws_of_estimands(
+    model,
+    design,
+    params: dict[str, np.ndarray],
+    weights: WeightSpec,
+    *,
+    contrast_pairs: list[tuple[str, str]],
+    chunk_bytes: int = 128 * 2**20,
+) -> dict[tuple, np.ndarray]:
     """Per-draw values of every estimand.
 
     Returns
@@ -111,9 +136,11 @@ def draws_of_estimands(model, design, params: dict[str, np.ndarray], weights: We
         aux = {k: p[k][:, None] for k in aux_names}
         w = weights.chunk(s0, s1)
 
-        def mu_of(d):
-            etas = {part: linear_predictor(p, d, prefix=prefix, by_time=model.modality_by_time)
-                    for part, prefix in zip(fam.parts, ("", "pos_"), strict=False)}
+        def mu_of(d, p=p, aux=aux):
+            etas = {
+                part: linear_predictor(p, d, prefix=prefix, by_time=model.modality_by_time)
+                for part, prefix in zip(fam.parts, ("", "pos_"), strict=False)
+            }
             return fam.mean(etas, aux, trials=design.trials)
 
         for j in range(n_t):
@@ -135,12 +162,18 @@ def draws_of_estimands(model, design, params: dict[str, np.ndarray], weights: We
             base_m = [np.full(n_sample, b[mask].mean() if mask.any() else np.nan) for mask in mods]
         elif wb.ndim == 1:
             base = np.full(n_sample, np.average(b, weights=wb))
-            base_m = [np.full(n_sample, np.average(b[mk], weights=wb[mk]) if mk.any() else np.nan)
-                      for mk in mods]
+            base_m = [
+                np.full(n_sample, np.average(b[mk], weights=wb[mk]) if mk.any() else np.nan)
+                for mk in mods
+            ]
         else:
             base = (wb * b).sum(1) / wb.sum(1)
-            base_m = [(wb[:, mk] * b[mk]).sum(1) / wb[:, mk].sum(1) if mk.any() else
-                      np.full(n_sample, np.nan) for mk in mods]
+            base_m = [
+                (wb[:, mk] * b[mk]).sum(1) / wb[:, mk].sum(1)
+                if mk.any()
+                else np.full(n_sample, np.nan)
+                for mk in mods
+            ]
         level = np.column_stack([base, level])
         own = np.concatenate([np.stack(base_m, axis=1)[:, :, None], own], axis=2)
         adj = np.concatenate([np.repeat(base[:, None, None], len(labels), 1), adj], axis=2)
@@ -173,8 +206,9 @@ def draws_of_estimands(model, design, params: dict[str, np.ndarray], weights: We
     return out
 
 
-def summarize_draws(draws: dict[tuple, np.ndarray], n_chain: int, n_draw: int, *,
-                    ci_prob: float = CI_PROB) -> pd.DataFrame:
+def summarize_draws(
+    draws: dict[tuple, np.ndarray], n_chain: int, n_draw: int, *, ci_prob: float = CI_PROB
+) -> pd.DataFrame:
     """Mean, sd, equal-tailed interval, probability of direction, MCSE, ESS and R-hat."""
     import arviz as az
     import xarray as xr
@@ -199,16 +233,29 @@ def summarize_draws(draws: dict[tuple, np.ndarray], n_chain: int, n_draw: int, *
     pd_ = np.maximum((flat > 0).mean(axis=1), (flat < 0).mean(axis=1))
     rows = []
     for i, (est, wave, mod, con) in enumerate(keys):
-        rows.append({"estimand": est, "wave": wave, "modality": mod, "contrast": con,
-                     "mean": float(np.nanmean(flat[i])), "sd": float(np.nanstd(flat[i], ddof=1)),
-                     "ci_lb": float(q[0, i]), "ci_ub": float(q[1, i]), "ci_prob": ci_prob,
-                     "p_direction": float(pd_[i]), "mcse_mean": float(mcse[i]),
-                     "ess_bulk": float(ess[i]), "r_hat": float(rhat[i])})
+        rows.append(
+            {
+                "estimand": est,
+                "wave": wave,
+                "modality": mod,
+                "contrast": con,
+                "mean": float(np.nanmean(flat[i])),
+                "sd": float(np.nanstd(flat[i], ddof=1)),
+                "ci_lb": float(q[0, i]),
+                "ci_ub": float(q[1, i]),
+                "ci_prob": ci_prob,
+                "p_direction": float(pd_[i]),
+                "mcse_mean": float(mcse[i]),
+                "ess_bulk": float(ess[i]),
+                "r_hat": float(rhat[i]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def contrast_pairs(labels: list[str], contrasts: str | list[tuple[str, str]],
-                   reference: str | None) -> list[tuple[str, str]]:
+def contrast_pairs(
+    labels: list[str], contrasts: str | list[tuple[str, str]], reference: str | None
+) -> list[tuple[str, str]]:
     """Pairs ``(A, B)`` for ``A - B`` contrasts: each vs the reference, or every pair."""
     from dtors_bayes.exceptions import ModelError
 
@@ -217,14 +264,21 @@ def contrast_pairs(labels: list[str], contrasts: str | list[tuple[str, str]],
     if not isinstance(contrasts, str):
         bad = [p for p in contrasts if p[0] not in labels or p[1] not in labels]
         if bad:
-            raise ModelError(f"contrasts {bad} name modalities not in the fit; modalities: {labels}")
+            raise ModelError(
+                f"contrasts {bad} name modalities not in the fit; modalities: {labels}"
+            )
         return [tuple(p) for p in contrasts]
     if contrasts == "pairs":
-        return [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]]
+        return [(a, b) for i, a in enumerate(labels) for b in labels[i + 1 :]]
     if contrasts == "reference":
-        ref = reference if reference is not None else (
-            "prescribing" if "prescribing" in labels else labels[0])
+        ref = (
+            reference
+            if reference is not None
+            else ("prescribing" if "prescribing" in labels else labels[0])
+        )
         if ref not in labels:
-            raise ModelError(f"reference={ref!r} is not a modality of the fit; modalities: {labels}")
+            raise ModelError(
+                f"reference={ref!r} is not a modality of the fit; modalities: {labels}"
+            )
         return [(a, ref) for a in labels if a != ref]
     raise ModelError(f"contrasts={contrasts!r}; allowed: 'reference', 'pairs' or a list of pairs")

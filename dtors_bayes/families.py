@@ -25,13 +25,16 @@ beta_binomial        y ~ BetaBinomial(n, p phi, (1 - p) phi)         n expit(eta
 negative_binomial    y ~ NegBin(mean exp(eta), alpha)                exp(eta)
 gaussian             y ~ Normal(eta, sigma)                          eta
 student_t            y ~ StudentT(nu, eta, sigma)                    eta
-hurdle_lognormal     1[y>0] ~ Bern(expit(eta)); y|y>0 ~ LogN(eta_pos, sigma_pos)
-                                                                     expit(eta) exp(eta_pos + sigma_pos^2/2)
-hurdle_gamma         1[y>0] ~ Bern(expit(eta)); y|y>0 ~ Gamma(mean exp(eta_pos), shape_pos)
-                                                                     expit(eta) exp(eta_pos)
-eq5d                 1[y<1] ~ Bern(expit(eta)); 1-y|y<1 ~ LogN(eta_pos, sigma_pos)
-                                                                     1 - expit(eta) exp(eta_pos + sigma_pos^2/2)
+hurdle_lognormal     1[y>0] ~ Bern(expit(eta));                      see below
+                     y|y>0 ~ LogN(eta_pos, sigma_pos)
+hurdle_gamma         1[y>0] ~ Bern(expit(eta));                      expit(eta) exp(eta_pos)
+                     y|y>0 ~ Gamma(mean exp(eta_pos), shape_pos)
+eq5d                 1[y<1] ~ Bern(expit(eta));                      see below
+                     1-y|y<1 ~ LogN(eta_pos, sigma_pos)
 ===================  =============================================  ===========================
+
+hurdle_lognormal: ``mu = expit(eta) exp(eta_pos + sigma_pos^2 / 2)``;
+eq5d: ``mu = 1 - expit(eta) exp(eta_pos + sigma_pos^2 / 2)``.
 """
 
 from __future__ import annotations
@@ -84,7 +87,9 @@ class Family:
         out[ok] = self._invalid(y[ok], trials)
         return out
 
-    def mean(self, etas: Mapping[str, Array], aux: Mapping[str, Array | float], trials: int = 28) -> Array:
+    def mean(
+        self, etas: Mapping[str, Array], aux: Mapping[str, Array | float], trials: int = 28
+    ) -> Array:
         """Response-scale expectation ``mu`` from linear predictors and auxiliary values."""
         eta = np.asarray(etas["eta"])
         n = self.name
@@ -165,9 +170,13 @@ class Family:
         elif n == "beta_binomial":
             p = pm.math.sigmoid(eta)
             phi = aux["phi"]
-            pm.BetaBinomial(name, n=trials, alpha=p * phi, beta=(1 - p) * phi, observed=y.astype("int64"))
+            pm.BetaBinomial(
+                name, n=trials, alpha=p * phi, beta=(1 - p) * phi, observed=y.astype("int64")
+            )
         elif n == "negative_binomial":
-            pm.NegativeBinomial(name, mu=pm.math.exp(eta), alpha=aux["alpha"], observed=y.astype("int64"))
+            pm.NegativeBinomial(
+                name, mu=pm.math.exp(eta), alpha=aux["alpha"], observed=y.astype("int64")
+            )
         elif n == "gaussian":
             pm.Normal(name, mu=eta, sigma=aux["sigma"], observed=y)
         elif n == "student_t":
@@ -180,9 +189,13 @@ class Family:
             eta_pos = etas["eta_pos"][idx]
             if n == "hurdle_gamma":
                 k = aux["shape_pos"]
-                pm.Gamma(f"{name}_positive", alpha=k, beta=k / pm.math.exp(eta_pos), observed=value[idx])
+                pm.Gamma(
+                    f"{name}_positive", alpha=k, beta=k / pm.math.exp(eta_pos), observed=value[idx]
+                )
             else:
-                pm.LogNormal(f"{name}_positive", mu=eta_pos, sigma=aux["sigma_pos"], observed=value[idx])
+                pm.LogNormal(
+                    f"{name}_positive", mu=eta_pos, sigma=aux["sigma_pos"], observed=value[idx]
+                )
 
     def make_aux(self, scales: Mapping[str, float] | None = None) -> dict:
         """Create the auxiliary random variables with their default (or given) prior scales."""
@@ -212,7 +225,7 @@ def _not_bounded_count(y: Array, trials: int) -> Array:
 
 
 def _not_count(y: Array, trials: int) -> Array:
-    return (y < 0) | (y != np.round(y))
+    return (y < 0) | (y != np.round(y)) | ~np.isfinite(y)
 
 
 def _not_finite(y: Array, trials: int) -> Array:
@@ -232,34 +245,76 @@ FAMILIES: dict[str, Family] = {
     for f in (
         Family("bernoulli", ("eta",), {}, "logit", "0 or 1", "binary", _not_binary),
         Family(
-            "binomial", ("eta",), {}, "logit", "whole numbers from 0 to the trials (28)",
-            "bounded_count", _not_bounded_count,
+            "binomial",
+            ("eta",),
+            {},
+            "logit",
+            "whole numbers from 0 to the trials (28)",
+            "bounded_count",
+            _not_bounded_count,
         ),
         Family(
-            "beta_binomial", ("eta",), {"phi": ("gamma", 10.0)}, "logit",
-            "whole numbers from 0 to the trials (28)", "bounded_count", _not_bounded_count,
+            "beta_binomial",
+            ("eta",),
+            {"phi": ("gamma", 10.0)},
+            "logit",
+            "whole numbers from 0 to the trials (28)",
+            "bounded_count",
+            _not_bounded_count,
         ),
         Family(
-            "negative_binomial", ("eta",), {"alpha": ("gamma", 2.0)}, "log",
-            "whole numbers >= 0", "count", _not_count,
-        ),
-        Family("gaussian", ("eta",), {"sigma": ("halfnormal", 1.0)}, "identity", "finite numbers",
-               "continuous", _not_finite),
-        Family(
-            "student_t", ("eta",), {"sigma": ("halfnormal", 1.0), "nu": ("gamma_nu", None)},
-            "identity", "finite numbers", "continuous", _not_finite,
-        ),
-        Family(
-            "hurdle_lognormal", ("eta", "eta_pos"), {"sigma_pos": ("halfnormal", 1.0)}, "logit",
-            "numbers >= 0 (zeros allowed)", "nonnegative", _negative,
+            "negative_binomial",
+            ("eta",),
+            {"alpha": ("gamma", 2.0)},
+            "log",
+            "whole numbers >= 0",
+            "count",
+            _not_count,
         ),
         Family(
-            "hurdle_gamma", ("eta", "eta_pos"), {"shape_pos": ("gamma", 2.0)}, "logit",
-            "numbers >= 0 (zeros allowed)", "nonnegative", _negative,
+            "gaussian",
+            ("eta",),
+            {"sigma": ("halfnormal", 1.0)},
+            "identity",
+            "finite numbers",
+            "continuous",
+            _not_finite,
         ),
         Family(
-            "eq5d", ("eta", "eta_pos"), {"sigma_pos": ("halfnormal", 1.0)}, "logit",
-            "utilities <= 1 (1 = full health)", "utility", _above_one,
+            "student_t",
+            ("eta",),
+            {"sigma": ("halfnormal", 1.0), "nu": ("gamma_nu", None)},
+            "identity",
+            "finite numbers",
+            "continuous",
+            _not_finite,
+        ),
+        Family(
+            "hurdle_lognormal",
+            ("eta", "eta_pos"),
+            {"sigma_pos": ("halfnormal", 1.0)},
+            "logit",
+            "numbers >= 0 (zeros allowed)",
+            "nonnegative",
+            _negative,
+        ),
+        Family(
+            "hurdle_gamma",
+            ("eta", "eta_pos"),
+            {"shape_pos": ("gamma", 2.0)},
+            "logit",
+            "numbers >= 0 (zeros allowed)",
+            "nonnegative",
+            _negative,
+        ),
+        Family(
+            "eq5d",
+            ("eta", "eta_pos"),
+            {"sigma_pos": ("halfnormal", 1.0)},
+            "logit",
+            "utilities <= 1 (1 = full health)",
+            "utility",
+            _above_one,
         ),
     )
 }

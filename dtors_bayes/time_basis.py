@@ -102,7 +102,12 @@ class TimeBasis:
 
     def to_dict(self) -> dict:
         """JSON-able description (saved in the fit's attributes)."""
-        return {"kind": self.kind, "waves": list(self.waves), "span": self.span, "knots": list(self.knots)}
+        return {
+            "kind": self.kind,
+            "waves": list(self.waves),
+            "span": self.span,
+            "knots": list(self.knots),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> TimeBasis:
