@@ -67,7 +67,8 @@ class ChangeModel:
     random_change : tuple of str
         Levels among ``levels`` whose change from intake varies (random slopes).
     knots : tuple of float, optional
-        Hinges for ``time="months"``; defaults to every follow-up's nominal months but the last.
+        Interior knots (months) for ``time="months"``; defaults to the nominal months of
+        every follow-up but the last. Intake and the last nominal month are always knots.
     priors : dict, optional
         Prior scales overriding :func:`dtors_bayes.priors.default_priors` by name.
     trials : int, optional
@@ -150,10 +151,11 @@ class ChangeModel:
         parts = [f"ChangeModel: {self.outcome} ~ {self.family} (link {fam.link})"]
         traj = "f_z(t), one trajectory per modality" if self.modality_by_time else \
             "f(t) + gamma_z (constant modality effect, zero-sum)"
-        basis = {"wave": "one effect per wave", "linear": "intercept + slope in months/span",
-                 "months": "piecewise-linear in months, hinges at "
-                 + (", ".join(f"{k:g}" for k in self.knots) if self.knots else
-                    "the follow-ups' nominal months but the last")}[self.time]
+        basis = {"wave": "one level per wave",
+                 "linear": "a line in months, by its levels at intake and the last month",
+                 "months": "piecewise-linear in months, by its levels at the knots "
+                 + (", ".join(f"{k:g}" for k in self.knots) + " (and intake, last month)"
+                    if self.knots else "(every wave's nominal months)")}[self.time]
         re = ["u_person"] + [f"{lvl} effect" for lvl in self.levels]
         re += [f"random change by {lvl}" for lvl in self.random_change]
         parts.append(f"  eta = {traj} + x'beta + " + " + ".join(re))
@@ -164,12 +166,12 @@ class ChangeModel:
             parts.append("  hurdle: eta -> P(non-zero); eta_pos -> positive part (own parameters, "
                          "prefix pos_)")
         parts.append("  priors (scales; data-dependent ones shown as rules):")
-        rules = {"logit": "N(0,1.5) levels/slopes, N(0,1) covariates, HalfN(1) sigma_person, "
+        rules = {"logit": "N(0,1.5) levels, N(0,1) covariates, HalfN(1) sigma_person, "
                           "HalfN(0.5) site/area",
-                 "log": "N(log ybar,1.5) level, N(0,1) slopes/covariates, HalfN(1) sigma_person, "
+                 "log": "N(log ybar,1.5) levels, N(0,1) covariates, HalfN(1) sigma_person, "
                         "HalfN(0.5) site/area",
-                 "identity": "N(ybar, 2.5 sd_y) levels, N(0, 2.5 sd_y) slopes, N(0, sd_y) "
-                             "covariates, HalfN(sd_y) sigma_person, HalfN(0.5 sd_y) site/area"}
+                 "identity": "N(ybar, 2.5 sd_y) levels, N(0, sd_y) covariates, "
+                             "HalfN(sd_y) sigma_person, HalfN(0.5 sd_y) site/area"}
         parts.append(f"    {rules[fam.link]}")
         for par, (kind, scale) in fam.aux.items():
             parts.append(f"    {par}: {kind}" + (f"({scale})" if scale else ""))
@@ -203,7 +205,7 @@ class ChangeModel:
             pos = pos[(~np.isnan(pos)) & (pos > 0)]
             base = default_priors("log", pos)
             if self.family != "hurdle_gamma" and pos.size:
-                base["intercept_loc"] = float(np.log(pos).mean())
+                base["level_loc"] = float(np.log(pos).mean())
             out["pos_"] = base
         for key, val in self.priors.items():
             prefix = "pos_" if key.startswith("pos_") else ""
@@ -262,15 +264,9 @@ class ChangeModel:
         import pymc as pm
         import pytensor.tensor as pt
 
-        n = basis.n
-        loc = np.zeros(n)
-        scale = np.full(n, s["slope"])
-        if basis.kind == "wave":
-            loc[:] = s["intercept_loc"]
-            scale[:] = s["intercept"]
-        else:
-            loc[0] = s["intercept_loc"]
-            scale[0] = s["intercept"]
+        # Every basis coefficient is a level (at a wave or a knot month): same prior for all.
+        loc = np.full(basis.n, s["level_loc"])
+        scale = np.full(basis.n, s["level"])
         p: dict[str, Any] = {}
         if self.modality_by_time:
             p["beta_time"] = pm.Normal(f"{prefix}beta_time", mu=loc, sigma=scale,

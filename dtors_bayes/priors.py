@@ -5,8 +5,7 @@ Every prior is Normal / HalfNormal with a *scale* chosen from the link and the o
 ============================  ===================  ==================  =====================
 parameter                     logit link           log link            identity link
 ============================  ===================  ==================  =====================
-trajectory level (intercept)  N(0, 1.5)            N(log ybar, 1.5)    N(ybar, 2.5 sd_y)
-trajectory slopes / hinges    N(0, 1.5)            N(0, 1.0)           N(0, 2.5 sd_y)
+trajectory levels             N(0, 1.5)            N(log ybar, 1.5)    N(ybar, 2.5 sd_y)
 modality effect (constant)    ZeroSumNormal(1.0)   ZeroSumNormal(1.0)  ZeroSumNormal(sd_y)
 covariates (per sd / 0-1)     N(0, 1.0)            N(0, 1.0)           N(0, sd_y)
 sigma_person                  HalfN(1.0)           HalfN(1.0)          HalfN(sd_y)
@@ -14,8 +13,9 @@ sigma_site, sigma_area        HalfN(0.5)           HalfN(0.5)          HalfN(0.5
 random change sds             HalfN(0.5)           HalfN(0.5)          HalfN(0.5 sd_y)
 ============================  ===================  ==================  =====================
 
-Logit-scale N(0, 1.5) puts roughly flat mass on probabilities; slopes are per study span
-(see :mod:`dtors_bayes.time_basis`), so N(0, 1.5) allows any plausible change over the study.
+Logit-scale N(0, 1.5) puts roughly flat mass on probabilities. Every trajectory coefficient
+is a *level* (at a wave, or at a knot month; see :mod:`dtors_bayes.time_basis`), so all get
+the level prior and no prior is placed on slopes as such.
 Users override any scale by name: ``ChangeModel(..., priors={"sigma_person": 0.5})``; the
 positive part of a hurdle uses the same names prefixed ``pos_``.
 """
@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 PRIOR_NAMES = (
-    "intercept_loc", "intercept", "slope", "modality", "covariate", "sigma_person",
+    "level_loc", "level", "modality", "covariate", "sigma_person",
     "sigma_site", "sigma_area", "sigma_change",
 )
 
@@ -37,15 +37,15 @@ def default_priors(link: str, y: np.ndarray) -> dict[str, float]:
     if link == "identity":
         ybar = float(y.mean()) if y.size else 0.0
         sd = float(y.std()) if y.size > 1 and y.std() > 0 else 1.0
-        return {"intercept_loc": ybar, "intercept": 2.5 * sd, "slope": 2.5 * sd, "modality": sd,
+        return {"level_loc": ybar, "level": 2.5 * sd, "modality": sd,
                 "covariate": sd, "sigma_person": sd, "sigma_site": 0.5 * sd,
                 "sigma_area": 0.5 * sd, "sigma_change": 0.5 * sd}
     if link == "log":
         ybar = float(y.mean()) if y.size else 1.0
-        return {"intercept_loc": float(np.log(max(ybar, 1e-3))), "intercept": 1.5, "slope": 1.0,
+        return {"level_loc": float(np.log(max(ybar, 1e-3))), "level": 1.5,
                 "modality": 1.0, "covariate": 1.0, "sigma_person": 1.0, "sigma_site": 0.5,
                 "sigma_area": 0.5, "sigma_change": 0.5}
-    return {"intercept_loc": 0.0, "intercept": 1.5, "slope": 1.5, "modality": 1.0,
+    return {"level_loc": 0.0, "level": 1.5, "modality": 1.0,
             "covariate": 1.0, "sigma_person": 1.0, "sigma_site": 0.5, "sigma_area": 0.5,
             "sigma_change": 0.5}
 

@@ -6,12 +6,17 @@ interview. Three bases:
 ``wave``
     one indicator per wave (cell means by modality and wave);
 ``linear``
-    ``[1, m / span]``: an intercept and one slope in months, scaled by the study span (the
-    last scheduled month) so the slope prior reads as "change over the whole study";
+    a straight line in months, parameterised by its values at intake (month ``k_0``) and at
+    the last scheduled month ``k_J``: ``f(m) = theta_0 (1 - m/span) + theta_J m/span``;
 ``months``
-    ``[1, m / span, max(m - k_1, 0) / span, ...]``: piecewise-linear in months with hinges at
-    the knots ``k_j`` (default: the nominal months of every follow-up wave but the last), so
-    irregular interview times are used as they are.
+    piecewise-linear in months through the knots ``k_0 < k_1 < ... < k_J`` (default: the
+    nominal months of every wave), parameterised by its *values at the knots* (hat-function
+    basis), so irregular interview times are used as they are. Beyond the last knot the last
+    segment is extended.
+
+Parameterising lines by their values at the knots (rather than intercept and slopes) keeps
+the priors on the same scale as the wave model's (a level per knot), so a steep early fall
+(DTORS: crime 40% -> 21% in four months) is not shrunk by a prior on "slope per study".
 
 The same basis rows serve the PyMC model (observed interviews) and the estimands (the
 nominal months of each wave), which is what keeps the two consistent.
@@ -41,7 +46,7 @@ class TimeBasis:
     span : float
         Months used to scale slopes (the last nominal month). Defaults to 1 for ``wave``.
     knots : tuple of float
-        Hinge positions for ``months``; empty otherwise.
+        Knots of ``linear`` (first and last month) and ``months`` (all); empty for waves.
     """
 
     kind: str
@@ -60,12 +65,14 @@ class TimeBasis:
         """Make the basis for a cohort's waves and schedule."""
         waves = tuple(int(w) for w in waves)
         span = float(max(schedule[w] for w in waves)) or 1.0
+        start = float(schedule[waves[0]])
         if kind == "months":
-            if knots is None:
-                knots = tuple(float(schedule[w]) for w in waves[1:-1])
-            return cls("months", waves, span, tuple(float(k) for k in knots))
+            inner = [float(schedule[w]) for w in waves[1:-1]] if knots is None else \
+                [float(k) for k in knots]
+            inner = sorted(k for k in set(inner) if start < k < span)
+            return cls("months", waves, span, (start, *inner, span))
         if kind == "linear":
-            return cls("linear", waves, span, ())
+            return cls("linear", waves, span, (start, span))
         return cls("wave", waves, 1.0, ())
 
     @property
@@ -73,9 +80,7 @@ class TimeBasis:
         """Coordinate labels of the ``time_basis`` dimension."""
         if self.kind == "wave":
             return [f"wave_{w}" for w in self.waves]
-        out = ["intercept", "slope"]
-        out += [f"hinge_{k:g}" for k in self.knots]
-        return out
+        return [f"month_{k:g}" for k in self.knots]
 
     @property
     def n(self) -> int:
@@ -90,9 +95,15 @@ class TimeBasis:
             out = np.zeros((wave_index.size, len(self.waves)))
             out[np.arange(wave_index.size), wave_index] = 1.0
             return out
-        cols = [np.ones_like(months), months / self.span]
-        cols += [np.maximum(months - k, 0.0) / self.span for k in self.knots]
-        return np.column_stack(cols)
+        k = np.asarray(self.knots)
+        # segment of each month: the last segment also takes months beyond the last knot
+        seg = np.clip(np.searchsorted(k, months, side="right") - 1, 0, k.size - 2)
+        lam = (months - k[seg]) / (k[seg + 1] - k[seg])
+        out = np.zeros((months.size, k.size))
+        rows = np.arange(months.size)
+        out[rows, seg] = 1.0 - lam
+        out[rows, seg + 1] = lam
+        return out
 
     def change_indicator(self, wave_index: np.ndarray, months: np.ndarray) -> np.ndarray:
         """Regressor of a random change term: 1[follow-up] for waves, months/span otherwise."""

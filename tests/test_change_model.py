@@ -65,16 +65,19 @@ def test_constant_modality_effect_and_no_levels(cohort):
     m = ChangeModel("crime", modality_by_time=False, levels=(), time="linear").build(cohort)
     names = {v.name for v in m.free_RVs}
     assert "beta_modality" in names and "z_site" not in names and "z_area" not in names
-    assert list(m.coords["time_basis"]) == ["intercept", "slope"]
+    assert list(m.coords["time_basis"]) == ["month_0", "month_12"]
 
 
-def test_months_basis_has_hinge_at_first_followup(cohort):
+def test_months_basis_interpolates_between_knots(cohort):
     model = ChangeModel("crime", time="months")
     design = model.design(cohort)
     basis = model.basis(design)
-    assert basis.names == ["intercept", "slope", "hinge_4"]
-    rows = basis.matrix(np.array([0, 1, 2]), np.array([0.0, 4.0, 12.0]))
-    np.testing.assert_allclose(rows, [[1, 0, 0], [1, 4 / 12, 0], [1, 1, 8 / 12]])
+    assert basis.names == ["month_0", "month_4", "month_12"]
+    rows = basis.matrix(np.array([0, 1, 1, 2, 2]), np.array([0.0, 4.0, 8.0, 12.0, 14.0]))
+    # at a knot the coefficient is the level; between knots linear; beyond the last, extended
+    np.testing.assert_allclose(rows, [[1, 0, 0], [0, 1, 0], [0, 0.5, 0.5], [0, 0, 1],
+                                      [0, -0.25, 1.25]])
+    np.testing.assert_allclose(rows.sum(axis=1), 1.0)
 
 
 def test_hurdle_has_two_predictors(cohort):
