@@ -151,7 +151,7 @@ def draws_of_estimands(
                     if mask.any():
                         own[s0:s1, m, j] = _wmean(mu, w, mask)
                     cf = dict(cells[j], modality=np.full(n, m))
-                    adj[s0:s1, m, j] = _wmean(mu_of(cf), w)
+                    adj[s0:s1, m, j] = _wmean(mu_of(cf, j), w)
 
     # Intake under baseline="covariate" is the observed baseline mean (no model for it).
     if model.baseline == "covariate":

@@ -94,6 +94,8 @@ class Fit:
         self.tree = tree
         self.provenance = provenance
         self.data_hash_mismatch = False
+        #: the cohort the fit was made from (kept in memory only; pass cohort= after loading)
+        self.cohort = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -118,6 +120,7 @@ class Fit:
                                   if isinstance(cohort_excl, pd.DataFrame) else []),
         }
         fit = cls(model, design, tree, prov)
+        fit.cohort = cohort
         fit._write_attrs()
         return fit
 
