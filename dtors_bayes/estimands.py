@@ -103,8 +103,17 @@ def draws_of_estimands(
     *,
     contrast_pairs: list[tuple[str, str]],
     chunk_bytes: int = 128 * 2**20,
+    offsets: dict[int, np.ndarray] | None = None,
 ) -> dict[tuple, np.ndarray]:
     """Per-draw values of every estimand.
+
+    Parameters
+    ----------
+    offsets : dict, optional
+        Pattern-mixture hook: modelled-wave position -> per-person shift (n_person,) added to
+        the main linear predictor ``eta`` at that wave (zero for persons whose outcome was
+        observed; see :mod:`dtors_bayes.sensitivity`). Applied in the counterfactual
+        (adjusted) predictions too.
 
     Returns
     -------
@@ -136,15 +145,17 @@ def draws_of_estimands(
         aux = {k: p[k][:, None] for k in aux_names}
         w = weights.chunk(s0, s1)
 
-        def mu_of(d, p=p, aux=aux):
+        def mu_of(d, j, p=p, aux=aux):
             etas = {
                 part: linear_predictor(p, d, prefix=prefix, by_time=model.modality_by_time)
                 for part, prefix in zip(fam.parts, ("", "pos_"), strict=False)
             }
+            if offsets is not None and j in offsets:
+                etas["eta"] = etas["eta"] + offsets[j][None, :]
             return fam.mean(etas, aux, trials=design.trials)
 
         for j in range(n_t):
-            mu = mu_of(cells[j])
+            mu = mu_of(cells[j], j)
             level[s0:s1, j] = _wmean(mu, w)
             if compare_modalities:
                 for m, mask in enumerate(mods):
