@@ -1,0 +1,114 @@
+"""A small real fit through the whole path: sample, diagnose, estimate, save, load."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import dtors_bayes as db
+from dtors_bayes.testing import TINY_SAMPLER, tiny_cohort, tiny_frames
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return tiny_cohort(100, seed=5)
+
+
+@pytest.fixture(scope="module")
+def fitted(cohort):
+    model = db.ChangeModel("crime", "bernoulli", covariates=["age", "sex"], time="months")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = model.fit(cohort, random_seed=11, **TINY_SAMPLER)
+    return fit, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+def test_tree_groups_and_provenance(fitted, cohort):
+    fit, _ = fitted
+    assert {"posterior", "sample_stats", "constant_data"} <= set(fit.tree.children)
+    post = fit.posterior
+    assert post.sizes["chain"] == TINY_SAMPLER["chains"]
+    assert post.sizes["draw"] == TINY_SAMPLER["draws"]
+    assert post["z_person"].dims == ("chain", "draw", "person")
+    prov = json.loads(fit.tree.attrs["provenance"])
+    assert prov["data_hash"] == cohort.data_hash()
+    assert prov["sampler"]["random_seed"] == 11
+    assert prov["versions"]["pymc"].startswith("6.")
+    assert prov["n_persons_model"] == cohort.n_persons
+    assert prov["n_observed"] == int((~np.isnan(cohort.matrix("crime"))).sum())
+
+
+def test_sampler_trouble_is_warned_and_tabled(fitted):
+    fit, messages = fitted
+    table = fit.diagnostics()
+    assert list(table.columns) == ["check", "variable", "value", "threshold", "ok", "detail"]
+    assert {"divergences", "r_hat", "ess_bulk", "ess_tail", "bfmi"} <= set(table.check)
+    problems = fit.problems()
+    # every failed check produced exactly one warning naming the outcome
+    assert len(problems) == int((~table.ok).sum())
+    assert sorted(m for m in messages if m.startswith("crime:")) == sorted(
+        f"crime: {p}" for p in problems)
+
+
+def test_save_load_round_trip_loses_nothing(fitted, cohort, tmp_path):
+    fit, _ = fitted
+    est = fit.estimate(contrasts="pairs")
+    path = fit.save(tmp_path / "crime.nc")
+    loaded = db.load_fit(path, cohort=cohort)
+    assert not loaded.data_hash_mismatch
+    assert loaded.model.spec() == fit.model.spec()
+    assert loaded.provenance == json.loads(json.dumps(fit.provenance, default=str))
+    np.testing.assert_array_equal(loaded.posterior["beta_time"].values,
+                                  fit.posterior["beta_time"].values)
+    est2 = loaded.estimate(contrasts="pairs")
+    np.testing.assert_allclose(est2["mean"].to_numpy(), est["mean"].to_numpy(), rtol=0, atol=0)
+    np.testing.assert_array_equal(est2["estimand"].to_numpy(), est["estimand"].to_numpy())
+
+
+def test_mismatched_data_hash_is_reported(fitted, tmp_path):
+    fit, _ = fitted
+    path = fit.save(tmp_path / "crime.nc")
+    other = tiny_cohort(100, seed=6)
+    with pytest.warns(UserWarning, match="data hash mismatch"):
+        loaded = db.load_fit(path, cohort=other)
+    assert loaded.data_hash_mismatch
+    with pytest.raises(db.FitError, match="data hash mismatch"):
+        db.load_fit(path, cohort=other, strict=True)
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(db.FitError, match="no fit at"):
+        db.load_fit(tmp_path / "nope.nc")
+    bad = tmp_path / "bad.nc"
+    bad.write_text("not netcdf")
+    with pytest.raises(db.FitError, match="not a readable dtors_bayes fit"):
+        db.load_fit(bad)
+
+
+def test_estimates_are_plausible(fitted, cohort):
+    """Weak check with a stated tolerance: the intake level is close to the observed mean.
+
+    Intake is fully observed, so the model-based level at intake must be within a few
+    posterior sds of the observed proportion; 0.1 absolute is generous for n=100.
+    """
+    fit, _ = fitted
+    est = fit.estimate()
+    intake = est[(est.estimand == "level") & (est.wave == 0)].iloc[0]
+    observed = np.nanmean(cohort.matrix("crime")[:, 0])
+    assert abs(intake["mean"] - observed) < 0.1
+    assert intake["ci_lb"] < intake["mean"] < intake["ci_ub"]
+
+
+def test_cohort_without_sites_or_modality_fits():
+    persons, interviews = tiny_frames(60, seed=2)
+    persons = persons.drop(columns=["site_id", "area_id", "modality"])
+    c = db.Cohort.from_frames(persons, interviews, outcomes={"mental_health": "gaussian"})
+    fit = db.ChangeModel("mental_health", "gaussian", levels=()).fit(c, random_seed=1,
+                                                                     **TINY_SAMPLER)
+    est = fit.estimate()
+    assert set(est.estimand) == {"level", "change", "ratio"}
