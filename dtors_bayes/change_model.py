@@ -365,6 +365,8 @@ class ChangeModel:
 def linear_predictor(p: dict, d: dict, *, prefix: str = "", by_time: bool = True):
     """The linear predictor ``eta`` for cells, written once for numpy and PyTensor.
 
+    ``eta = time_effect + person_effect`` (see those functions).
+
     Parameters
     ----------
     p : dict
@@ -379,29 +381,41 @@ def linear_predictor(p: dict, d: dict, *, prefix: str = "", by_time: bool = True
     -------
     array (S, n_cells)
     """
+    return time_effect(p, d, prefix=prefix, by_time=by_time) + person_effect(p, d, prefix=prefix)
 
-    def get(name):
-        return p.get(prefix + name)
 
-    beta_time = get("beta_time")
+def time_effect(p: dict, d: dict, *, prefix: str = "", by_time: bool = True):
+    """Trajectory part: ``B(t) theta_z`` (+ constant modality effect) + random change terms."""
+    beta_time = p[prefix + "beta_time"]
+    basis = d["basis"]
     if by_time:
-        eta = (beta_time[:, d["modality"], :] * d["basis"][None, :, :]).sum(axis=-1)
+        # one basis column at a time keeps memory at (S, n_cells) for large cohorts
+        eta = sum(beta_time[:, d["modality"], b] * basis[None, :, b]
+                  for b in range(basis.shape[1]))
     else:
-        eta = beta_time @ d["basis"].T
-        bm = get("beta_modality")
+        eta = beta_time @ basis.T
+        bm = p.get(prefix + "beta_modality")
         if bm is not None and getattr(bm, "ndim", 0) == 2:
             eta = eta + bm[:, d["modality"]]
-    if d["X"].shape[1]:
-        eta = eta + (get("beta_covariate") @ d["X"].T)[:, d["person"]]
-    if get("z_person") is not None:
-        eta = eta + (get("sigma_person")[:, None] * get("z_person"))[:, d["person"]]
     for lvl in ("site", "area"):
-        z = get(f"z_{lvl}")
-        if z is not None and lvl in d:
-            eta = eta + (get(f"sigma_{lvl}")[:, None] * z)[:, d[lvl]]
-        zc = get(f"z_{lvl}_change")
+        zc = p.get(f"{prefix}z_{lvl}_change")
         if zc is not None and lvl in d:
-            eta = eta + (get(f"sigma_{lvl}_change")[:, None] * zc)[:, d[lvl]] * d["change"][None]
+            scale = p[f"{prefix}sigma_{lvl}_change"]
+            eta = eta + (scale[:, None] * zc)[:, d[lvl]] * d["change"][None]
+    return eta
+
+
+def person_effect(p: dict, d: dict, *, prefix: str = ""):
+    """Person part: ``x_i' beta + u_i + v_s(i) + w_a(i)`` (constant over waves)."""
+    eta = 0.0
+    if d["X"].shape[1]:
+        eta = eta + (p[prefix + "beta_covariate"] @ d["X"].T)[:, d["person"]]
+    if p.get(prefix + "z_person") is not None:
+        eta = eta + (p[prefix + "sigma_person"][:, None] * p[prefix + "z_person"])[:, d["person"]]
+    for lvl in ("site", "area"):
+        z = p.get(f"{prefix}z_{lvl}")
+        if z is not None and lvl in d:
+            eta = eta + (p[f"{prefix}sigma_{lvl}"][:, None] * z)[:, d[lvl]]
     return eta
 
 

@@ -120,7 +120,7 @@ def draws_of_estimands(
     dict
         Key ``(estimand, wave, modality, contrast)`` -> array of shape (n_sample,).
     """
-    from dtors_bayes.change_model import linear_predictor
+    from dtors_bayes.change_model import person_effect, time_effect
 
     fam = model.family_obj
     basis = model.basis(design)
@@ -145,11 +145,13 @@ def draws_of_estimands(
         aux = {k: p[k][:, None] for k in aux_names}
         w = weights.chunk(s0, s1)
 
-        def mu_of(d, j, p=p, aux=aux):
-            etas = {
-                part: linear_predictor(p, d, prefix=prefix, by_time=model.modality_by_time)
-                for part, prefix in zip(fam.parts, ("", "pos_"), strict=False)
-            }
+        parts = list(zip(fam.parts, ("", "pos_"), strict=False))
+        # the person part does not depend on wave or modality: compute it once per chunk
+        person = {part: person_effect(p, cells[0], prefix=prefix) for part, prefix in parts}
+
+        def mu_of(d, j, p=p, aux=aux, person=person, parts=parts):
+            etas = {part: time_effect(p, d, prefix=prefix, by_time=model.modality_by_time)
+                    + person[part] for part, prefix in parts}
             if offsets is not None and j in offsets:
                 etas["eta"] = etas["eta"] + offsets[j][None, :]
             return fam.mean(etas, aux, trials=design.trials)
