@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from dtors_bayes.change_model import ChangeModel
+from dtors_bayes.compare import compare
 from dtors_bayes.cohort import Cohort
 from dtors_bayes.cohort_summary import CohortSummary
 from dtors_bayes.datasets import load_example, load_example_truth
@@ -32,6 +33,7 @@ __all__ = [
     "Fit",
     "SimulatedCohort",
     "Truth",
+    "compare",
     "load_example",
     "load_example_truth",
     "load_fit",

@@ -222,10 +222,8 @@ class ChangeModel:
         """Coordinates of the PyMC model."""
         c = {"person": [str(p) for p in design.person_ids], "modality": design.modality_labels,
              "covariate": design.covariate_names, "time_basis": basis.names}
-        if design.site is not None:
-            c["site"] = design.site_labels
-        if design.area is not None:
-            c["area"] = design.area_labels
+        for lvl in self.levels:
+            c[lvl] = getattr(design, f"{lvl}_labels")
         return c
 
     def build(self, cohort_or_design) -> Any:

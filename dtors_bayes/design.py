@@ -313,8 +313,10 @@ def build_design(
     modality, mod_labels = codes("modality")
     if modality is None:
         modality, mod_labels = np.zeros(int(keep.sum()), dtype=int), ["all"]
-    site, site_labels = codes("site_id") if "site" in levels else (None, [])
-    area, area_labels = codes("area_id") if "area" in levels else (None, [])
+    # Site and area codes are kept whenever the cohort has them, even when the model has no
+    # such level: grouped cross-validation and checks by site need them.
+    site, site_labels = codes("site_id")
+    area, area_labels = codes("area_id")
     site_area = None
     if site is not None and area is not None:
         site_area = np.asarray(cohort.site_area_map())
