@@ -9,9 +9,9 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from dtors_bayes.change_model import ChangeModel
-from dtors_bayes.compare import compare
 from dtors_bayes.cohort import Cohort
 from dtors_bayes.cohort_summary import CohortSummary
+from dtors_bayes.compare import compare
 from dtors_bayes.datasets import load_example, load_example_truth
 from dtors_bayes.exceptions import CohortError, DtorsError, FitError, ModelError, SpecError
 from dtors_bayes.families import FAMILIES, get_family
