@@ -230,7 +230,9 @@ def summarize_draws(
     arr = np.stack([draws[k] for k in keys]).reshape(len(keys), n_chain, n_draw)
     da = xr.DataArray(arr, dims=("row", "chain", "draw"))
     ds = xr.Dataset({"v": da})
-    finite = np.isfinite(arr).all(axis=(1, 2))
+    # constant rows (e.g. the observed intake mean under baseline="covariate") have no
+    # sampling variability: ESS and R-hat are undefined there and left as NaN
+    finite = np.isfinite(arr).all(axis=(1, 2)) & (np.ptp(arr.reshape(len(keys), -1), axis=1) > 0)
     ess = np.full(len(keys), np.nan)
     rhat = np.full(len(keys), np.nan)
     mcse = np.full(len(keys), np.nan)
