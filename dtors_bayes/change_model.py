@@ -296,7 +296,7 @@ class ChangeModel:
     def fit(self, cohort, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
             random_seed: int | None = None, sampler: str = "nutpie",
             progressbar: bool = True, target_accept: float | None = None,
-            cores: int | None = None):
+            cores: int | None = None, nuts: dict | None = None):
         """Sample the posterior and return a :class:`~dtors_bayes.fit.Fit`.
 
         Parameters
@@ -313,6 +313,10 @@ class ChangeModel:
             Show the sampler's progress bar.
         target_accept : float, optional
             NUTS target acceptance (raise towards 0.95 after divergences).
+        cores : int, optional
+            Chains run in parallel on this many cores (default: all).
+        nuts : dict, optional
+            Further sampler options, e.g. ``{"adaptation": "low_rank"}`` for nutpie.
 
         Returns
         -------
@@ -327,11 +331,11 @@ class ChangeModel:
         tree, seconds = sample_model(model, draws=draws, tune=tune, chains=chains,
                                      random_seed=random_seed, sampler=sampler,
                                      progressbar=progressbar, target_accept=target_accept,
-                                     cores=cores)
+                                     cores=cores, nuts=nuts)
         fit = Fit.from_sampling(self, design, tree, cohort=cohort, seconds=seconds,
                                 settings={"draws": draws, "tune": tune, "chains": chains,
                                           "random_seed": random_seed, "sampler": sampler,
-                                          "target_accept": target_accept})
+                                          "target_accept": target_accept, "nuts": nuts or {}})
         fit.warn_if_trouble()
         return fit
 

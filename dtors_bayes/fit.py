@@ -61,15 +61,22 @@ def versions() -> dict[str, str]:
 
 def sample_model(model, *, draws: int, tune: int, chains: int, random_seed: int,
                  sampler: str = "nutpie", progressbar: bool = True,
-                 target_accept: float | None = None, cores: int | None = None):
-    """Run NUTS on a PyMC model; return (DataTree, seconds)."""
+                 target_accept: float | None = None, cores: int | None = None,
+                 nuts: dict | None = None):
+    """Run NUTS on a PyMC model; return (DataTree, seconds).
+
+    ``nuts`` passes sampler options through (for nutpie e.g. ``{"adaptation": "low_rank"}``).
+    """
     import pymc as pm
 
     if sampler not in ("nutpie", "pymc", "numpyro"):
         raise FitError(f"sampler={sampler!r}; allowed: 'nutpie', 'pymc', 'numpyro'")
     kwargs: dict[str, Any] = {}
+    nuts = dict(nuts or {})
     if target_accept is not None:
-        kwargs["nuts"] = {"target_accept": float(target_accept)}
+        nuts["target_accept"] = float(target_accept)
+    if nuts:
+        kwargs["nuts"] = nuts
     t0 = time.perf_counter()
     with model, warnings.catch_warnings():
         # PyMC repeats convergence warnings that Fit.warn_if_trouble states in our words.
