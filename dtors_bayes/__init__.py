@@ -16,8 +16,16 @@ from dtors_bayes.datasets import load_example, load_example_truth
 from dtors_bayes.exceptions import CohortError, DtorsError, FitError, ModelError, SpecError
 from dtors_bayes.families import FAMILIES, get_family
 from dtors_bayes.fit import Fit, load_fit
+from dtors_bayes.mrp import mrp_estimates
 from dtors_bayes.simulate import SimulatedCohort, simulate_cohort
 from dtors_bayes.truth import Truth
+from dtors_bayes.weighting import (
+    attach_weights,
+    complete_case_estimates,
+    fixed_weights,
+    kish_ess,
+    weight_draws,
+)
 
 try:
     __version__ = version("dtors-bayes")
@@ -33,7 +41,13 @@ __all__ = [
     "Fit",
     "SimulatedCohort",
     "Truth",
+    "attach_weights",
     "compare",
+    "complete_case_estimates",
+    "fixed_weights",
+    "kish_ess",
+    "mrp_estimates",
+    "weight_draws",
     "load_example",
     "load_example_truth",
     "load_fit",

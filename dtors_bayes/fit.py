@@ -5,7 +5,8 @@ Layout of ``fit.tree`` (an ``xarray.DataTree``):
 - ``posterior``, ``sample_stats``: from the sampler (chain, draw, ...);
 - ``constant_data``: the :class:`~dtors_bayes.design.Design` (codes, covariates, outcome
   matrix, months, interview mask), enough to compute every estimand without the cohort;
-- ``weights`` (optional): weight draws (``draw_index``, person) for propagated weighting;
+- ``weights`` (optional): weight draws (``sample``, ``person``), chain-major, for
+  propagated weighting (:func:`dtors_bayes.weighting.attach_weights`);
 - attributes (JSON strings): ``spec`` (the model), ``provenance`` (data hash, seeds,
   sampler settings, versions, timings), ``exclusions`` (persons excluded and why).
 
@@ -176,21 +177,33 @@ class Fit:
                 f"attrition={self.model.attrition_label})")
 
     # ------------------------------------------------------------------ estimands
-    def estimate(self, weighting: str = "none", *, weights: Any = None,
+    def estimate(self, weighting: str = "none", *, weights: Any = None, cohort=None,
                  contrasts: str | list[tuple[str, str]] = "reference",
                  reference: str | None = None, ci_prob: float = CI_PROB,
-                 chunk_bytes: int = 128 * 2**20) -> pd.DataFrame:
+                 chunk_bytes: int = 128 * 2**20, seed: int | None = None) -> pd.DataFrame:
         """Posterior population estimands as a tidy table.
 
         Parameters
         ----------
-        weighting : {"none", "fixed", "propagated"}
+        weighting : {"none", "fixed", "propagated", "mrp"}
             ``"none"``: equal weights over the modelled persons (``population="sample"``).
-            ``"fixed"``: the ``weights`` given, one per person (``population="weighted"``).
-            ``"propagated"``: one weight draw per posterior draw, from ``weights`` given as a
-            (chain*draw, person) array or from the fit's ``weights`` group.
+            ``"fixed"``: one weight per person: the ``weights`` given
+            (``population="weighted"``), or else the cohort's DTORS-style calibration
+            (raking) weights to its population table (``population="target"``).
+            ``"propagated"``: one weight draw per posterior draw (``population="target"``),
+            from ``weights`` given as a (chain*draw, person) array, the fit's ``weights``
+            group, or else drawn now (Bayesian bootstrap + raking,
+            :func:`dtors_bayes.weighting.propagated_weights_for_fit`).
+            ``"mrp"``: poststratification of the model's predictions to the population
+            cells (:func:`dtors_bayes.mrp.mrp_estimates`); ``weights`` may be a population
+            table to use instead of the cohort's.
         weights : array, Series or DataFrame, optional
             Fixed weights (aligned by ``person_id`` when a Series) or weight draws.
+        cohort : Cohort, optional
+            Needed for computed weights and MRP after :func:`load_fit` (defaults to the cohort
+            the fit was made from, when in memory).
+        seed : int, optional
+            Seed of weight draws made here; defaults to the fit's sampler seed.
         contrasts : {"reference", "pairs"} or list of (A, B)
             Modality contrasts ``A - B``: each against ``reference`` (default), every pair, or
             the pairs given.
@@ -215,7 +228,22 @@ class Fit:
         if not 0 < ci_prob < 1:
             raise FitError(f"ci_prob must be in (0, 1); got {ci_prob!r}"
                            + (f". Did you mean {ci_prob / 100}?" if 1 < ci_prob < 100 else ""))
+        cohort = cohort if cohort is not None else self.cohort
+        if weighting == "mrp":
+            from dtors_bayes.mrp import mrp_estimates
+
+            population = weights if isinstance(weights, pd.DataFrame) else None
+            if cohort is None and population is None:
+                raise FitError("weighting='mrp' needs the population: pass cohort= (with a "
+                               "population table) or weights=<population DataFrame>")
+            return mrp_estimates(self, population=population, cohort=cohort,
+                                 contrasts=contrasts, reference=reference, ci_prob=ci_prob)
+        computed = weights is None and weighting in ("fixed", "propagated")
+        if computed:
+            weights = self._computed_weights(weighting, cohort, seed)
         spec = self._weights(weighting, weights)
+        if computed:  # calibrated to the cohort's population table
+            spec.population = "target"
         params, n_chain, n_draw = stack_draws(self.tree)
         if spec.values is not None and spec.values.ndim == 2 and \
                 spec.values.shape[0] != n_chain * n_draw:
@@ -242,8 +270,23 @@ class Fit:
                             "outcome": self.outcome})
         return table
 
+    def _computed_weights(self, weighting: str, cohort, seed: int | None):
+        """Weights from the cohort when none are given (None when none can be made)."""
+        if weighting == "propagated" and "weights" in self.tree.children:
+            return None  # read from the fit's weights group by _weights
+        if cohort is None or getattr(cohort, "population", None) is None:
+            raise FitError(f"weighting={weighting!r} without weights= needs a cohort with a "
+                           "population table (pass cohort=, or weights=)")
+        from dtors_bayes import weighting as wmod
+
+        if weighting == "fixed":
+            return wmod.calibration_weights(cohort, person_ids=self.design.person_ids).weights
+        if seed is None:
+            seed = self.provenance.get("sampler", {}).get("random_seed")
+        return wmod.propagated_weights_for_fit(self, cohort, seed=seed)
+
     def _weights(self, weighting: str, weights: Any) -> WeightSpec:
-        allowed = ("none", "fixed", "propagated")
+        allowed = ("none", "fixed", "propagated", "mrp")
         if weighting not in allowed:
             raise FitError(f"weighting={weighting!r}; allowed: {', '.join(allowed)}")
         ids = self.design.person_ids

@@ -137,7 +137,7 @@ def simulate_cohort(
     strength: float = 1.0,
     mnar_outcome: str = "acquisitive_crime",
     recruitment_bias: float = 1.0,
-    response_counts: tuple[int, int, int] = (886, 504, 245),
+    response_counts: tuple[int, int, int] | None = None,
     outcomes: list[str] | tuple[str, ...] | None = None,
 ) -> SimulatedCohort:
     r"""Simulate a DTORS-shaped cohort with known truth.
@@ -200,8 +200,9 @@ def simulate_cohort(
     recruitment_bias : float
         Scales the recruitment tilt (0: the sample is a simple random sample of the sampled
         areas); the population margins are tilted back so the sample keeps the DTORS profile.
-    response_counts : (int, int, int)
+    response_counts : (int, int, int), optional
         Expected on-time first follow-ups, second follow-ups and late single follow-ups.
+        Defaults to DTORS's (886, 504, 245) scaled by ``n_persons / 1796``.
     outcomes : sequence of str, optional
         Outcome columns to keep (default: all of :data:`OUTCOME_FAMILIES`).
 
@@ -212,6 +213,10 @@ def simulate_cohort(
         and, lazily, ``cohort``.
     """
     outcomes = list(OUTCOME_FAMILIES) if outcomes is None else list(outcomes)
+    if response_counts is None:
+        f = n_persons / 1796
+        response_counts = (max(2, round(886 * f)), max(1, round(504 * f)),
+                           max(1, round(245 * f)))
     problems = _check_args(n_persons, n_areas, n_sites, n_population_areas, population_size,
                            attrition, mnar_outcome, tuple(response_counts), outcomes)
     if problems:

@@ -150,12 +150,13 @@ def test_table_columns_are_the_contract():
     ("kwargs", "match"),
     [
         ({"weighting": "raked"}, "weighting='raked'"),
-        ({"weighting": "fixed"}, "needs weights"),
+        ({"weighting": "fixed"}, "needs a cohort with a population table"),
         ({"weighting": "fixed", "weights": np.ones(3)}, "expected 4 values"),
         ({"weighting": "fixed", "weights": np.array([1, -1, 1, 1.0])}, "non-negative"),
         ({"weighting": "fixed", "weights": pd.Series([1.0], index=[11])}, "have no weight"),
         ({"weighting": "propagated", "weights": np.ones((7, 4))}, "one weight draw per draw"),
-        ({"weighting": "propagated"}, "needs weight draws"),
+        ({"weighting": "propagated"}, "needs a cohort with a population table"),
+        ({"weighting": "mrp"}, "needs the population"),
         ({"ci_prob": 90}, "Did you mean 0.9"),
     ],
 )

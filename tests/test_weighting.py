@@ -1,0 +1,325 @@
+"""Weighting: raking, fixed and propagated weights, complete-case estimator, MRP, diagnostics."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize
+from scipy.special import expit
+
+from dtors_bayes import mrp
+from dtors_bayes import weighting as W
+from dtors_bayes.estimands import ESTIMAND_COLUMNS
+from dtors_bayes.exceptions import CohortError
+from dtors_bayes.raking import margins_from_population, rake, raking_problem
+
+matplotlib.use("Agg")
+
+
+# ------------------------------------------------------------------ raking
+@st.composite
+def raking_tables(draw):
+    n = draw(st.integers(20, 80))
+    n_vars = draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    cols, margins = {}, {}
+    total = float(draw(st.floats(100.0, 1e6)))
+    for v in range(n_vars):
+        k = draw(st.integers(2, 4))
+        codes = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
+        rng.shuffle(codes)
+        cols[f"v{v}"] = [f"c{c}" for c in codes]
+        # targets near the sample shares (raking of real surveys starts close to them)
+        share = np.bincount(codes, minlength=k) / n * rng.uniform(0.7, 1.4, k)
+        margins[f"v{v}"] = pd.Series(total * share / share.sum(),
+                                     index=[f"c{c}" for c in range(k)])
+    base = rng.uniform(0.5, 2.0, n)
+    return pd.DataFrame(cols), margins, base, total
+
+
+@settings(max_examples=40, deadline=None)
+@given(raking_tables())
+def test_raking_hits_margins(table):
+    persons, margins, base, total = table
+    prob = raking_problem(persons, margins)
+    res = rake(prob, base, max_iter=5000)
+    assert res.converged and res.max_error < 1e-8
+    assert np.all(np.isfinite(res.weights)) and np.all(res.weights > 0)
+    assert res.weights.sum() == pytest.approx(total, rel=1e-8)
+    for v, m in margins.items():
+        got = pd.Series(res.weights).groupby(persons[v].to_numpy()).sum()
+        np.testing.assert_allclose(got.reindex(m.index).to_numpy(), m.to_numpy(), rtol=1e-8)
+
+
+def _simple():
+    persons = pd.DataFrame({"sex": ["m", "m", "f", "f", "f"], "drug": ["h", "c", "h", "c", "c"]})
+    return persons
+
+
+def test_raking_trimming_reports_and_keeps_margins():
+    rng = np.random.default_rng(0)
+    persons = pd.DataFrame({"a": rng.choice(["x", "y", "z"], 200, p=[0.05, 0.45, 0.5])})
+    persons.loc[:2, "a"] = "x"
+    margins = {"a": pd.Series({"x": 400.0, "y": 300.0, "z": 300.0})}
+    prob = raking_problem(persons, margins)
+    plain = rake(prob)
+    assert plain.weights.max() / np.median(plain.weights) > 3
+    trimmed = rake(prob, trim=3.0, on_fail="warn")
+    assert trimmed.n_trimmed > 0 and trimmed.cap is not None
+
+
+def test_raking_errors_name_variable_and_category():
+    persons = _simple()
+    with pytest.raises(CohortError, match=r"'drug' = 'x'.*no person in the sample"):
+        raking_problem(persons, {"drug": pd.Series({"h": 5.0, "c": 4.0, "x": 1.0})})
+    with pytest.raises(CohortError, match=r"'sex' = 'f'.*no population count"):
+        raking_problem(persons, {"sex": pd.Series({"m": 10.0})})
+    with pytest.raises(CohortError, match="sum to"):
+        raking_problem(persons, {"sex": pd.Series({"m": 5.0, "f": 5.0}),
+                                 "drug": pd.Series({"h": 5.0, "c": 6.0})})
+    with pytest.raises(CohortError, match="population table"):
+        margins_from_population(None, ["sex"])
+
+
+def test_raking_non_convergence_raises_with_error_achieved():
+    # sex and drug perfectly associated in the sample, margins say otherwise
+    persons = pd.DataFrame({"sex": ["m", "m", "f", "f"], "drug": ["h", "h", "c", "c"]})
+    prob = raking_problem(persons, {"sex": pd.Series({"m": 30.0, "f": 70.0}),
+                                    "drug": pd.Series({"h": 50.0, "c": 50.0})})
+    with pytest.raises(ValueError, match="largest relative margin error"):
+        rake(prob, max_iter=50)
+    with pytest.warns(UserWarning, match="did not converge"):
+        assert not rake(prob, max_iter=50, on_fail="warn").converged
+
+
+# ------------------------------------------------------------------ small known cases
+def test_kish_ess_known_vector():
+    assert W.kish_ess(np.array([1.0, 1.0, 2.0, 2.0])) == pytest.approx(36 / 10)
+    assert W.kish_ess(np.ones(7)) == pytest.approx(7)
+    s = W.weight_summary(np.array([1.0, 1.0, 2.0, 2.0]))
+    assert s["deff"] == pytest.approx(4 / 3.6) and s["max_over_median"] == pytest.approx(4 / 3)
+
+
+def test_bayesian_bootstrap_mean_and_variance_of_a_mean():
+    # E[D'y] = ybar; Var[D'y] = s^2 (n-1) / (n (n+1)) (see weighting module notes)
+    y = np.array([0.0, 1.0, 3.0, 4.0, 10.0, -2.0])
+    n = y.size
+    g = W.bayesian_bootstrap(n, 200_000, np.random.default_rng(1))
+    np.testing.assert_allclose(g.sum(axis=1), n)
+    est = g @ y / n
+    s2 = y.var(ddof=1)
+    assert est.mean() == pytest.approx(y.mean(), abs=0.02)
+    assert est.var() == pytest.approx(s2 * (n - 1) / (n * (n + 1)), rel=0.02)
+
+
+def test_logistic_matches_scipy_ml():
+    rng = np.random.default_rng(3)
+    X = np.column_stack([np.ones(300), rng.normal(size=(300, 2))])
+    y = (rng.random(300) < expit(X @ [0.3, -1.0, 0.5])).astype(float)
+    beta, cov = W.fit_logistic(X, y, ridge=0.0)
+
+    def nll(b):
+        eta = X @ b
+        return -np.sum(y * eta - np.logaddexp(0, eta))
+
+    ref = minimize(nll, np.zeros(3), method="BFGS", options={"gtol": 1e-10}).x
+    np.testing.assert_allclose(beta, ref, atol=1e-5)
+    assert np.all(np.diag(cov) > 0)
+
+
+# ------------------------------------------------------------------ complete case by hand
+def _hand_cohort():
+    from dtors_bayes.cohort import Cohort
+
+    persons = pd.DataFrame({"person_id": [1, 2, 3, 4, 5],
+                            "sex": ["male", "female", "male", "female", "male"],
+                            "modality": ["a", "a", "b", "b", "b"]})
+    y = {1: (1, 0, 0), 2: (0, np.nan, 0), 3: (1, 1, np.nan), 4: (1, 0, 1), 5: (np.nan, 1, 0)}
+    rows = []
+    for pid, vals in y.items():
+        for w, v in enumerate(vals):
+            rows.append({"person_id": pid, "wave": w, "interviewed": not np.isnan(v) or w == 0,
+                         "months": float(4 * w) if not np.isnan(v) or w == 0 else np.nan,
+                         "crime": v})
+    pop = pd.DataFrame({"sex": ["male", "female"], "modality": ["a", "b"], "count": [60.0, 40.0]})
+    return Cohort.from_frames(persons, pd.DataFrame(rows), pop,
+                              outcomes={"crime": "bernoulli"})
+
+
+def test_complete_case_equals_hand_computation():
+    c = _hand_cohort()
+    fw = pd.DataFrame({"person_id": [1, 2, 3, 4, 5],
+                       "calibration": [10.0, 20.0, 30.0, 15.0, 25.0],
+                       "weight_wave1": [12.0, 0.0, 40.0, 20.0, 28.0],
+                       "weight_wave2": [30.0, 25.0, 0.0, 45.0, 0.0]})
+    tab = W.complete_case_estimates(c, "crime", weights="fixed", fixed=fw, ci_prob=0.9)
+    assert list(tab.columns) == ESTIMAND_COLUMNS
+    get = tab.set_index(["estimand", "wave", "modality"])["mean"]
+    # intake: persons 1-4 observed, calibration weights
+    assert get["level", 0, ""] == pytest.approx((10 + 30 + 15) / (10 + 20 + 30 + 15))
+    # wave 1: persons 1, 3, 4, 5 observed (y 0, 1, 0, 1)
+    assert get["level", 1, ""] == pytest.approx((40 + 28) / (12 + 40 + 20 + 28))
+    # change to wave 1: pairs 1, 3, 4 (diffs -1, 0, -1), wave-1 weights
+    assert get["change", 1, ""] == pytest.approx((-12 - 20) / (12 + 40 + 20))
+    # ratio to wave 2: pairs 1, 2, 4: sum w y2 / sum w y0
+    assert get["ratio", 2, ""] == pytest.approx(45 / (30 + 45))
+    assert get["modality_level", 1, "b"] == pytest.approx((40 + 28) / (40 + 20 + 28))
+    # linearisation se of the intake level by hand (persons as PSUs, domain z = 0 outside)
+    w0 = np.array([10, 20, 30, 15, 0.0])
+    y0 = np.array([1, 0, 1, 1, 0.0])
+    R = (w0 * y0).sum() / w0.sum()
+    z = w0 * (y0 - R) / w0.sum()
+    se = np.sqrt(5 / 4 * ((z - z.mean()) ** 2).sum())
+    row = tab[(tab.estimand == "level") & (tab.wave == 0) & (tab.modality == "")].iloc[0]
+    assert row["sd"] == pytest.approx(se)
+    assert row["ci_ub"] - row["mean"] == pytest.approx(1.6448536 * se, rel=1e-6)
+    assert row["estimator"] == "complete_case" and row["n_persons"] == 4
+    none = W.complete_case_estimates(c, "crime", weights="none")
+    assert none.set_index(["estimand", "wave", "modality"])["mean"]["level", 0, ""] == \
+        pytest.approx(3 / 4)
+
+
+# ------------------------------------------------------------------ simulated cohort
+@pytest.fixture(scope="module")
+def sim():
+    from dtors_bayes.simulate import simulate_cohort
+
+    return simulate_cohort(seed=3, n_persons=300, n_sites=30, n_areas=10,
+                           n_population_areas=20, population_size=5000,
+                           response_counts=(150, 80, 30), attrition="mar",
+                           outcomes=["acquisitive_crime"])
+
+
+def test_fixed_weights_structure(sim):
+    c = sim.cohort
+    fw = W.fixed_weights(c)
+    N = c.population["count"].sum()
+    assert fw["calibration"].sum() == pytest.approx(N)
+    for v in ("sex", "modality", "age_group"):
+        got = fw["calibration"].groupby(c.persons[v].to_numpy()).sum()
+        want = c.population.groupby(v)["count"].sum()
+        np.testing.assert_allclose(got.sort_index(), want.sort_index(), rtol=1e-7)
+    r = c.interviewed_matrix()
+    for j, w in enumerate(c.waves[1:], start=1):
+        a = fw[f"weight_wave{w}"].to_numpy()
+        assert np.all(a[~r[:, j]] == 0) and np.all(a[r[:, j]] > 0)
+        assert a.sum() == pytest.approx(N)
+        p = fw[f"p_wave{w}"].to_numpy()
+        assert np.all((p > 0) & (p < 1))
+    assert {"raking_max_error", "calibration_n_trimmed"} <= set(fw.attrs)
+    top = W.largest_weights(c.persons, fw["calibration"].to_numpy(), k=5)
+    assert "person_id" not in top.columns and top["n_top"].sum() == 5
+
+
+def test_weight_draws_hit_margins_and_vary(sim):
+    c = sim.cohort
+    d = W.weight_draws(c, 20, seed=1)
+    N = c.population["count"].sum()
+    np.testing.assert_allclose(d.sum(axis=1), N)
+    got = pd.DataFrame(d.T).groupby(c.persons["sex"].to_numpy()).sum()
+    want = c.population.groupby("sex")["count"].sum()
+    np.testing.assert_allclose(got.loc[want.index].to_numpy(),
+                               np.repeat(want.to_numpy()[:, None], 20, axis=1), rtol=1e-6)
+    assert d.std(axis=0).mean() > 0
+    d1 = W.weight_draws(c, 5, seed=1, wave=1)
+    assert np.all(d1[:, ~c.interviewed_matrix()[:, 1]] == 0)
+    dn = W.weight_draws(c, 5, seed=1, wave=1, response="normal")
+    assert dn.shape == d1.shape
+    cc = W.complete_case_estimates(c, "acquisitive_crime", weights="propagated", n_draws=40)
+    assert (cc["population"] == "target").all() and np.isfinite(cc["ci_lb"]).all()
+
+
+@pytest.fixture(scope="module")
+def fit(sim):
+    from dtors_bayes.change_model import ChangeModel
+    from dtors_bayes.testing import TINY_SAMPLER
+
+    m = ChangeModel(outcome="acquisitive_crime", family="bernoulli",
+                    covariates=["sex", "primary_drug"], levels=("site",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return m.fit(sim.cohort, random_seed=1, **TINY_SAMPLER)
+
+
+def test_constant_weight_draws_equal_fixed_weights(fit, sim, tmp_path):
+    w = W.calibration_weights(sim.cohort, person_ids=fit.design.person_ids).weights
+    fixed = fit.estimate("fixed", weights=w)
+    n = fit.tree["posterior"].sizes["chain"] * fit.tree["posterior"].sizes["draw"]
+    W.attach_weights(fit, np.tile(w, (n, 1)))
+    prop = fit.estimate("propagated")
+    np.testing.assert_allclose(prop["mean"], fixed["mean"], rtol=1e-10)
+    np.testing.assert_allclose(prop["ci_lb"], fixed["ci_lb"], rtol=1e-10)
+    assert (prop["weighting"] == "propagated").all()
+    draws = W.propagated_weights_for_fit(fit, seed=4)
+    assert draws.shape == (n, fit.design.n_person)
+    W.attach_weights(fit, draws)
+    assert isinstance(fit.tree["weights"], xr.DataTree)
+    np.testing.assert_allclose(fit.tree["weights"].to_dataset()["weight"].values, draws)
+    from dtors_bayes.fit import load_fit
+
+    loaded = load_fit(fit.save(tmp_path / "fit.nc"))
+    np.testing.assert_allclose(loaded.tree["weights"].to_dataset()["weight"].values, draws)
+
+
+def _with_zero_sigmas(fit):
+    from dtors_bayes.fit import Fit
+
+    post = fit.tree["posterior"].to_dataset()
+    for v in post.data_vars:
+        if v.startswith("sigma_"):
+            post[v] = post[v] * 0.0
+    tree = fit.tree.copy()
+    tree["posterior"] = xr.DataTree(post)
+    out = Fit(fit.model, fit.design, tree, fit.provenance)
+    out.cohort = fit.cohort
+    return out
+
+
+def test_mrp_equals_g_computation_when_effects_vanish(fit, sim):
+    # sample cells as the population and no random-effect spread: MRP = g-computation
+    f0 = _with_zero_sigmas(fit)
+    p = sim.cohort.persons
+    cells = p.groupby(["sex", "primary_drug", "modality"]).size().rename("count").reset_index()
+    m = mrp.mrp_estimates(f0, cells.astype({"count": float}), modalities=False)
+    g = f0.estimate("none")
+    key = ["estimand", "wave"]
+    both = m.merge(g[g.modality == ""], on=key, suffixes=("_mrp", "_g"))
+    assert len(both) == len(m) > 0
+    np.testing.assert_allclose(both["mean_mrp"], both["mean_g"], rtol=1e-9)
+    assert (m["weighting"] == "mrp").all() and (m["population"] == "target").all()
+
+
+def test_mrp_integrates_effects_and_runs_on_population(fit):
+    x, w = mrp._gh(30)
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=400_000)
+    assert (w * expit(0.3 + 1.4 * x)).sum() == pytest.approx(expit(0.3 + 1.4 * z).mean(),
+                                                             abs=2e-3)
+    tab = mrp.mrp_estimates(fit)
+    lv = tab[(tab.estimand == "level") & (tab.modality == "")]
+    assert lv["mean"].between(0, 1).all()
+    assert {"adjusted_change", "modality_contrast"} <= set(tab["estimand"])
+
+
+def test_mrp_clear_error_for_missing_covariate(fit):
+    cells = pd.DataFrame({"modality": ["prescribing"], "count": [10.0]})
+    with pytest.raises(CohortError, match="not a population cell variable"):
+        mrp.mrp_estimates(fit, cells)
+
+
+def test_variance_decomposition_and_plot(fit):
+    vd = W.variance_decomposition(fit, n_param_draws=30, n_weight_draws=3, seed=1)
+    ok = vd.dropna(subset=["share_model"])
+    assert len(ok) > 0
+    np.testing.assert_allclose(ok["share_model"] + ok["share_weights"], 1.0)
+    assert ((ok["share_weights"] >= 0) & (ok["share_weights"] <= 1)).all()
+    ax = W.plot_variance_decomposition(vd)
+    assert ax.get_xlabel() == "share of posterior variance"
