@@ -139,6 +139,7 @@ def simulate_cohort(
     recruitment_bias: float = 1.0,
     response_counts: tuple[int, int, int] | None = None,
     outcomes: list[str] | tuple[str, ...] | None = None,
+    heroin_drives_response: bool = True,
 ) -> SimulatedCohort:
     r"""Simulate a DTORS-shaped cohort with known truth.
 
@@ -205,6 +206,11 @@ def simulate_cohort(
         Defaults to DTORS's (886, 504, 245) scaled by ``n_persons / 1796``.
     outcomes : sequence of str, optional
         Outcome columns to keep (default: all of :data:`OUTCOME_FAMILIES`).
+    heroin_drives_response : bool
+        Whether the last observed heroin use also drives response (default True). Set
+        False for a clean single-outcome MAR test bed: response then depends only on
+        ``mnar_outcome``'s history (and its current value under MNAR), so a model of that
+        outcome alone is MAR-valid under ``attrition="mar"``.
 
     Returns
     -------
@@ -228,6 +234,7 @@ def simulate_cohort(
         "n_population_areas": n_population_areas, "population_size": population_size,
         "attrition": attrition, "strength": float(strength), "mnar_outcome": mnar_outcome,
         "recruitment_bias": float(recruitment_bias),
+        "heroin_drives_response": bool(heroin_drives_response),
         "response_counts": [int(c) for c in response_counts], "outcomes": outcomes,
         "item_nonresponse": ITEM_NONRESPONSE,
     }
@@ -283,7 +290,8 @@ def simulate_cohort(
         base = (design_matrix(people) @ beta + zmod
                 + site_eff[people["site_index"].to_numpy()]
                 + area_eff[people["area_index"].to_numpy()])
-    rho = {"heroin": RESPONSE["rho_prev"]["heroin"], mnar_outcome: RESPONSE["rho_prev"]["outcome"]}
+    rho = {"heroin": RESPONSE["rho_prev"]["heroin"]} if heroin_drives_response else {}
+    rho[mnar_outcome] = RESPONSE["rho_prev"]["outcome"]
 
     def lin(prev: dict[str, np.ndarray], current: np.ndarray) -> np.ndarray:
         out = base.copy()
