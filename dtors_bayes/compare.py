@@ -241,3 +241,49 @@ def compare(fits: dict, *, group: str | None = None) -> ComparisonResult:
         notes.append("Some Pareto k are high: PSIS estimates for those cells/groups are "
                      "unreliable; use kfold_by_group for an exact grouped comparison.")
     return ComparisonResult(table=table, loos=loos, notes=notes)
+
+
+def run_from_cli(argv: list[str]) -> int:
+    """``dtors-bayes compare FIT.nc FIT.nc ... [--group site] [--ppc wave] [--out T.csv]``.
+
+    Prints the comparison table and its notes (always the MAR/MNAR caveat); with ``--ppc``
+    also the posterior predictive check of each fit. Errors are ``DtorsError``s, which the
+    command line turns into one-line messages.
+    """
+    import argparse
+    from pathlib import Path
+
+    from dtors_bayes.fit import load_fit
+
+    ap = argparse.ArgumentParser(
+        prog="dtors-bayes compare",
+        description="Compare saved fits of one outcome by PSIS-LOO (or leave-one-group-out) "
+                    "with stacking weights and Pareto-k diagnostics; optionally posterior "
+                    "predictive checks. MAR and MNAR fits cannot be ranked this way: see "
+                    "`dtors-bayes sensitivity`.")
+    ap.add_argument("fits", nargs="+", help="saved fits (.nc); the file stem names each model")
+    ap.add_argument("--group", choices=["person", "site", "area"], default=None,
+                    help="leave one group out instead of one observation")
+    ap.add_argument("--ppc", choices=["wave", "modality", "site"], default=None,
+                    help="also print posterior predictive checks by this grouping")
+    ap.add_argument("--out", type=Path, default=None, help="write the table (.csv or .md)")
+    args = ap.parse_args(argv)
+    fits = {}
+    for f in args.fits:
+        path = Path(f)
+        fits[path.stem] = load_fit(path)
+    res = compare(fits, group=args.group)
+    print(res)
+    if args.ppc:
+        for name, fit in fits.items():
+            print(f"\nPosterior predictive check of {name} by {args.ppc}:")
+            print(posterior_predictive_check(fit, by=args.ppc).round(3).to_string(index=False))
+    if args.out is not None:
+        table = res.table.reset_index(names="model")
+        if args.out.suffix == ".md":
+            from dtors_bayes.cohort_summary import markdown_table
+
+            args.out.write_text(markdown_table(table) + "\n\n" + "\n".join(res.notes) + "\n")
+        else:
+            table.to_csv(args.out, index=False)
+    return 0

@@ -79,3 +79,18 @@ def test_compare_errors(fits):
         cmp.compare({"a": fits["wave_site_area"]})
     with pytest.raises(db.FitError, match="by='week'"):
         cmp.posterior_predictive_check(fits["wave_site_area"], by="week")
+
+
+def test_compare_command_line(fits, tmp_path):
+    from dtors_bayes.cli import main
+
+    paths = []
+    for name, fit in fits.items():
+        paths.append(str(fit.save(tmp_path / f"{name}.nc")))
+    out = tmp_path / "cmp.csv"
+    assert main(["compare", *paths, "--ppc", "wave", "--out", str(out)]) == 0
+    import pandas as pd
+
+    table = pd.read_csv(out)
+    assert set(table["model"]) == set(fits)
+    assert main(["compare", paths[0]]) == 1  # one fit: a one-line error, exit 1
