@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from dtors_bayes.attrition import ResponseModel, Selection
 from dtors_bayes.change_model import ChangeModel
 from dtors_bayes.cohort import Cohort
 from dtors_bayes.cohort_summary import CohortSummary
@@ -17,6 +18,7 @@ from dtors_bayes.exceptions import CohortError, DtorsError, FitError, ModelError
 from dtors_bayes.families import FAMILIES, get_family
 from dtors_bayes.fit import Fit, load_fit
 from dtors_bayes.mrp import mrp_estimates
+from dtors_bayes.sensitivity import impute, sensitivity
 from dtors_bayes.simulate import SimulatedCohort, simulate_cohort
 from dtors_bayes.truth import Truth
 from dtors_bayes.weighting import (
@@ -40,7 +42,11 @@ __all__ = [
     "CohortSummary",
     "Fit",
     "SimulatedCohort",
+    "ResponseModel",
+    "Selection",
     "Truth",
+    "impute",
+    "sensitivity",
     "attach_weights",
     "compare",
     "complete_case_estimates",

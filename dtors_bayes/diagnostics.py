@@ -18,6 +18,15 @@ BFMI_MIN = 0.3
 COLUMNS = ["check", "variable", "value", "threshold", "ok", "detail"]
 
 
+def is_offset(name: str) -> bool:
+    """Per-unit latent variables (standardised offsets ``z_*`` of any part, latent missing
+    outcomes): many and individually uninteresting, summarised by their worst R-hat."""
+    base = name
+    for prefix in ("pos_", "r_"):
+        base = base.removeprefix(prefix)
+    return base.startswith("z_") or base == "y_missing"
+
+
 def diagnose(tree) -> pd.DataFrame:
     """Convergence checks of a fitted DataTree.
 
@@ -33,8 +42,7 @@ def diagnose(tree) -> pd.DataFrame:
     post = tree["posterior"].to_dataset()
     n_chain = post.sizes["chain"]
     n_draw = post.sizes["draw"]
-    structural = [v for v in post.data_vars if post[v].size
-                  and not v.split("pos_")[-1].startswith("z_")]
+    structural = [v for v in post.data_vars if post[v].size and not is_offset(v)]
     offsets = [v for v in post.data_vars if v not in structural and post[v].size]
     rows = []
     stats = tree["sample_stats"].to_dataset() if "sample_stats" in tree.children else None

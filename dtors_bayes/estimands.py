@@ -166,33 +166,47 @@ def draws_of_estimands(
                     cf = dict(cells[j], modality=np.full(n, m))
                     adj[s0:s1, m, j] = _wmean(mu_of(cf, j), w)
 
-    # Intake under baseline="covariate" is the observed baseline mean (no model for it).
+    return assemble_estimands(model, design, level, own, adj, weights, contrast_pairs)
+
+
+def assemble_estimands(model, design, level: np.ndarray, own: np.ndarray, adj: np.ndarray,
+                       wspec: WeightSpec, pairs: list[tuple[str, str]]) -> dict[tuple, np.ndarray]:
+    """Estimand draws from per-draw levels: the definitions of every estimand, in one place.
+
+    Parameters
+    ----------
+    level : array (S, T)
+        Weighted mean of mu over all persons at each modelled wave.
+    own : array (S, M, T)
+        The same over each modality's own persons.
+    adj : array (S, M, T)
+        The same with everyone given modality m.
+    wspec : WeightSpec
+        The weights used (for the observed intake mean under ``baseline="covariate"``).
+    pairs : list of (A, B)
+        Modality contrasts ``A - B``.
+    """
+    labels = design.modality_labels
+    compare = len(labels) > 1
+    mods = [design.modality == m for m in range(len(labels))]
+    n_sample = level.shape[0]
+    waves = list(design.waves)
     if model.baseline == "covariate":
         b = design.baseline_values
-        wb = weights.values
+        wb = wspec.values
         if wb is None:
-            base = np.full(n_sample, b.mean())
-            base_m = [np.full(n_sample, b[mask].mean() if mask.any() else np.nan) for mask in mods]
-        elif wb.ndim == 1:
-            base = np.full(n_sample, np.average(b, weights=wb))
-            base_m = [
-                np.full(n_sample, np.average(b[mk], weights=wb[mk]) if mk.any() else np.nan)
-                for mk in mods
-            ]
-        else:
-            base = (wb * b).sum(1) / wb.sum(1)
-            base_m = [
-                (wb[:, mk] * b[mk]).sum(1) / wb[:, mk].sum(1)
-                if mk.any()
-                else np.full(n_sample, np.nan)
-                for mk in mods
-            ]
+            wb = np.ones(len(b))
+        wb2 = np.broadcast_to(wb if wb.ndim == 2 else wb[None], (n_sample, len(b)))
+        base = (wb2 * b).sum(1) / wb2.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            base_m = [(wb2[:, mk] * b[mk]).sum(1) / wb2[:, mk].sum(1) if mk.any()
+                      else np.full(n_sample, np.nan) for mk in mods]
         level = np.column_stack([base, level])
         own = np.concatenate([np.stack(base_m, axis=1)[:, :, None], own], axis=2)
         adj = np.concatenate([np.repeat(base[:, None, None], len(labels), 1), adj], axis=2)
         waves = [min(design.schedule), *waves]
-
     out: dict[tuple, np.ndarray] = {}
+    index = {lab: m for m, lab in enumerate(labels)}
     for j, wl in enumerate(waves):
         wlab = int(wl)
         out[("level", wlab, "", "")] = level[:, j]
@@ -200,7 +214,7 @@ def draws_of_estimands(
             out[("change", wlab, "", "")] = level[:, j] - level[:, 0]
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[("ratio", wlab, "", "")] = level[:, j] / level[:, 0]
-        if not compare_modalities:
+        if not compare:
             continue
         for m, lab in enumerate(labels):
             if not mods[m].any():
@@ -211,12 +225,12 @@ def draws_of_estimands(
                 out[("modality_change", wlab, lab, "")] = own[:, m, j] - own[:, m, 0]
                 out[("adjusted_change", wlab, lab, "")] = adj[:, m, j] - adj[:, m, 0]
         if j > 0:
-            index = {lab: m for m, lab in enumerate(labels)}
-            for a, b in contrast_pairs:
+            for a, bb in pairs:
                 ca = adj[:, index[a], j] - adj[:, index[a], 0]
-                cb = adj[:, index[b], j] - adj[:, index[b], 0]
-                out[("modality_contrast", wlab, "", f"{a} - {b}")] = ca - cb
+                cb = adj[:, index[bb], j] - adj[:, index[bb], 0]
+                out[("modality_contrast", wlab, "", f"{a} - {bb}")] = ca - cb
     return out
+
 
 
 def summarize_draws(

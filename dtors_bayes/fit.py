@@ -30,7 +30,7 @@ import xarray as xr
 
 from dtors_bayes.constants import CI_PROB
 from dtors_bayes.design import Design
-from dtors_bayes.diagnostics import diagnose, trouble
+from dtors_bayes.diagnostics import diagnose, is_offset, trouble
 from dtors_bayes.estimands import (
     ADJUSTED_ASSUMPTION,
     DESCRIPTIVE,
@@ -166,8 +166,7 @@ class Fit:
         import arviz as az
 
         post = self.posterior
-        names = var_names or [v for v in post.data_vars
-                              if not v.split("pos_")[-1].startswith("z_")]
+        names = var_names or [v for v in post.data_vars if not is_offset(v)]
         return az.summary(post[names], ci_prob=CI_PROB, ci_kind="eti")
 
     def __repr__(self) -> str:
@@ -323,6 +322,26 @@ class Fit:
                                f"got shape {w.shape}")
         _check_positive(w)
         return WeightSpec(w, "fixed", "weighted")
+
+    # ------------------------------------------------------------------ attrition
+    def sensitivity(self, deltas=None, **kwargs):
+        """Pattern-mixture sensitivity from this fit, no refit.
+
+        Delegates to :func:`dtors_bayes.sensitivity.sensitivity` (delta grid or prior, by
+        wave/modality/subgroup, tipping points for stated conclusions).
+        """
+        from dtors_bayes.sensitivity import sensitivity
+
+        return sensitivity(self, deltas, **kwargs)
+
+    def impute(self, n: int = 20, **kwargs) -> pd.DataFrame:
+        """Posterior predictive draws of the missing outcomes, for reports.
+
+        Delegates to :func:`dtors_bayes.sensitivity.impute`.
+        """
+        from dtors_bayes.sensitivity import impute
+
+        return impute(self, n, **kwargs)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

@@ -1,0 +1,695 @@
+r"""Attrition models: the response model (MAR) and the Diggle-Kenward selection model (MNAR).
+
+Response model
+--------------
+For person ``i`` and follow-up stage ``t`` (every modelled wave after intake) at which ``i``
+was *attempted* (see :func:`response_layout`), ``r_it = 1`` when interviewed:
+
+.. math::
+
+    \operatorname{logit} P(r_{it} = 1) = \ell_{it} = \alpha_t + x_i^\top \gamma + \gamma_{z_i}
+        + \rho\, g(y_{i,t-1}) + \rho_{miss}\, 1[y_{i,t-1} \text{ missing}]
+        + \sigma^r_v \tilde\nu_{s(i)} + \sigma^r_w \tilde\omega_{a(i)} \; [+\, \lambda \tilde u_i]
+
+with baseline covariates ``x_i`` (the outcome model's centred/scaled ``design.X``), a
+zero-sum modality effect, the previous wave's outcome (``g(y) = y`` for a binary outcome,
+``(y - c) / s`` with the intake mean and sd otherwise; 0 when missing, then the indicator
+carries it), hierarchical site and area effects, and optionally (shared-parameter variant)
+the standardised person effect ``u~_i`` of the outcome model. Priors: ``alpha_t ~
+N(logit(observed rate), 1.5)``, ``gamma, rho ~ N(0, 1)``, ``rho_miss ~ N(0, 1.5)``,
+``sigma ~ HalfN(0.5)``, ``lambda ~ N(0, 1)``. Parameter names start with ``r_``.
+
+*Attempted.* DTORS attempted the second follow-up only among on-time first-follow-up
+responders, and re-interviewed some first-follow-up non-responders once, late, recorded as
+wave-1 interviews with their true months. The rule (``attempted="auto"``): when the cohort
+is *monotone* (nobody interviewed at a follow-up who was not interviewed at the previous
+wave), wave ``t >= 2`` is attempted for persons interviewed at ``t - 1`` whose months at
+``t - 1`` do not exceed the latest months at ``t - 1`` among persons interviewed at ``t``
+(this drops the late single follow-ups, whose months lie after the on-time window);
+otherwise (intermittent patterns) every follow-up is attempted for everyone. The first
+follow-up is attempted for everyone; its response ``r_i1`` is "interviewed at wave 1, on
+time or late" (one binary response: the late interview is a second chance at the same
+stage). ``attempted="all"`` or a boolean (person x wave) array override the rule.
+
+Selection model
+---------------
+:class:`Selection` adds the current, possibly unobserved outcome to the response model:
+
+.. math::
+
+    \operatorname{logit} P(r_{it} = 1 \mid y_{it}) = \ell_{it} + \kappa_{t,z}\, g(y_{it}),
+    \qquad \kappa \sim N(m, s) \text{ (user's prior; } s = 0 \text{: fixed)}
+
+and the joint density ``p(y_obs, r) = \int p(y | \theta) p(r | y, \psi) dy_mis``. For a
+missing cell (not interviewed, or interviewed with an item-missing value) of a discrete
+family the integral is a finite sum, marginalised exactly:
+
+.. math::
+
+    \log p(r_{it}) = \operatorname{logsumexp}_{v=0}^{n}\big[\log p(y = v \mid \eta_{it})
+        + \log P(r_{it} \mid y = v)\big]
+
+(``pm.Potential("y_missing_marginal")``). Continuous families (gaussian, student_t) get a
+latent value per missing cell (``y_missing``, prior: the outcome distribution) and the
+response term at it. Observed cells add ``log P(r = 1 | y_obs)``. With ``kappa = 0`` the
+sum is ``log P(r_it)`` for every cell, free of the outcome parameters, so the outcome part
+of the posterior is the MAR posterior. Supported families: bernoulli, binomial,
+beta_binomial, gaussian, student_t.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dtors_bayes.design import Design
+from dtors_bayes.exceptions import FitError, ModelError
+
+#: Families the selection model supports and how their missing values are handled.
+SELECTION_FAMILIES = {
+    "bernoulli": "discrete",
+    "binomial": "discrete",
+    "beta_binomial": "discrete",
+    "gaussian": "continuous",
+    "student_t": "continuous",
+}
+
+
+# ---------------------------------------------------------------------------- layout
+@dataclass
+class ResponseLayout:
+    """The attempted follow-up cells of a design and their response-model data.
+
+    Attributes
+    ----------
+    person, wave : ndarray of int (n_cell,)
+        Person and design-wave position of each attempted follow-up cell.
+    stage : ndarray of int (n_cell,)
+        Follow-up number (0 = first follow-up), index of ``alpha_t``.
+    stage_waves : list of int
+        Wave label of each stage.
+    r : ndarray of bool (n_cell,)
+        Interviewed.
+    y : ndarray (n_cell,)
+        Outcome, NaN where missing (not interviewed or item-missing).
+    prev, prev_missing : ndarray (n_cell,)
+        ``g`` of the previous wave's outcome (0 where missing) and the missing indicator.
+    center, scale : float
+        Standardisation of ``g`` (0, 1 for binary outcomes).
+    attempted : ndarray of bool (n_person, n_wave)
+        The attempt mask over the design's waves (intake True where it is a design wave).
+    rule : str
+        ``"monotone"``, ``"all"`` (intermittent or forced) or ``"given"``.
+    """
+
+    person: np.ndarray
+    wave: np.ndarray
+    stage: np.ndarray
+    stage_waves: list[int]
+    r: np.ndarray
+    y: np.ndarray
+    prev: np.ndarray
+    prev_missing: np.ndarray
+    center: float
+    scale: float
+    attempted: np.ndarray
+    rule: str
+
+    def g(self, y):
+        """The outcome as it enters the response model: ``(y - center) / scale``."""
+        if self.center == 0.0 and self.scale == 1.0:
+            return y
+        return (y - self.center) / self.scale
+
+    @property
+    def n(self) -> int:
+        """Number of attempted cells."""
+        return int(self.person.size)
+
+
+def _full(design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Outcome, interview and months matrices including intake; offset of design waves."""
+    if design.baseline_values is not None:
+        n = design.n_person
+        y = np.column_stack([design.baseline_values, design.y])
+        it = np.column_stack([np.ones(n, bool), design.interviewed])
+        mo = np.column_stack([np.zeros(n), design.months])
+        return y, it, mo, 1
+    return design.y, design.interviewed.astype(bool), design.months, 0
+
+
+def is_monotone(interviewed: np.ndarray) -> bool:
+    """True when nobody is interviewed at a follow-up after missing the previous wave."""
+    it = np.asarray(interviewed, bool)
+    return bool(all(np.all(~it[:, t] | it[:, t - 1]) for t in range(2, it.shape[1])))
+
+
+def response_layout(design: Design, family: str, attempted: Any = "auto") -> ResponseLayout:
+    """Attempted follow-up cells of ``design`` and their predictors (see module docstring).
+
+    Parameters
+    ----------
+    design : Design
+    family : str
+        The outcome family (binary outcomes enter as ``y``, others standardised).
+    attempted : {"auto", "all"} or ndarray of bool (n_person, n_wave)
+        The attempt rule, or an explicit mask over the design's waves.
+    """
+    y, it, mo, off = _full(design)
+    n, t_full = y.shape
+    if t_full < 2:
+        raise ModelError("the response model needs at least one follow-up wave")
+    binary = family == "bernoulli"
+    base = y[:, 0][~np.isnan(y[:, 0])]
+    if binary or base.size < 2:
+        center, scale = 0.0, 1.0
+    else:
+        center, scale = float(base.mean()), float(base.std() or 1.0)
+    if isinstance(attempted, str):
+        if attempted not in ("auto", "all"):
+            raise ModelError(f"attempted={attempted!r}; allowed: 'auto', 'all' or a boolean "
+                             "(person x wave) array")
+        att = np.ones((n, t_full), bool)
+        rule = "all"
+        if attempted == "auto" and is_monotone(it):
+            rule = "monotone"
+            for t in range(2, t_full):
+                seen = it[:, t] & it[:, t - 1]
+                window = mo[seen, t - 1].max() if seen.any() else np.inf
+                att[:, t] = it[:, t - 1] & (mo[:, t - 1] <= window + 1e-9)
+    else:
+        given = np.asarray(attempted, bool)
+        if given.shape != design.interviewed.shape:
+            raise ModelError(f"attempted: expected a boolean array of shape "
+                             f"{design.interviewed.shape} (persons x modelled waves); got "
+                             f"{given.shape}")
+        att = np.column_stack([np.ones(n, bool), given]) if off else given.copy()
+        rule = "given"
+    att[:, 0] = True
+    bad = it[:, 1:] & ~att[:, 1:]
+    if bad.any():
+        raise ModelError(f"attempted: {int(bad.sum())} interview(s) at waves marked not "
+                         "attempted; an interviewed cell is always attempted")
+    pp, tt = np.nonzero(att[:, 1:])
+    tt = tt + 1
+    order = np.lexsort((pp, tt))  # stage-major, then person
+    pp, tt = pp[order], tt[order]
+    prev = y[pp, tt - 1]
+    prev_missing = np.isnan(prev).astype(float)
+    g_prev = np.nan_to_num(prev if binary else (prev - center) / scale, nan=0.0)
+    full_waves = ([min(design.schedule)] if off else []) + list(design.waves)
+    return ResponseLayout(
+        person=pp, wave=tt - off, stage=tt - 1, stage_waves=[int(w) for w in full_waves[1:]],
+        r=it[pp, tt], y=y[pp, tt], prev=g_prev, prev_missing=prev_missing, center=center,
+        scale=scale, attempted=att[:, off:], rule=rule)
+
+
+def response_linear_predictor(p: dict, layout: ResponseLayout, design: Design):
+    """``ell`` (without the kappa term) for every attempted cell, numpy or PyTensor.
+
+    ``p`` holds the ``r_*`` parameters with a leading sample axis (like
+    :func:`dtors_bayes.change_model.linear_predictor`); returns ``(S, n_cell)``.
+    """
+    person = layout.person
+    lin = p["r_intercept"][:, layout.stage]
+    if "r_beta_covariate" in p:
+        lin = lin + (p["r_beta_covariate"] @ design.X.T)[:, person]
+    if "r_beta_modality" in p:
+        lin = lin + p["r_beta_modality"][:, design.modality[person]]
+    lin = lin + p["r_rho_prev"][:, None] * layout.prev[None, :]
+    if "r_rho_prev_missing" in p:
+        lin = lin + p["r_rho_prev_missing"][:, None] * layout.prev_missing[None, :]
+    for lvl in ("site", "area"):
+        codes = getattr(design, lvl)
+        if f"r_z_{lvl}" in p and codes is not None:
+            lin = lin + (p[f"r_sigma_{lvl}"][:, None] * p[f"r_z_{lvl}"])[:, codes[person]]
+    if "r_lambda_person" in p:
+        lin = lin + p["r_lambda_person"][:, None] * p["z_person"][:, person]
+    return lin
+
+
+def _log_sigmoid(x):
+    import pytensor.tensor as pt
+
+    return -pt.softplus(-x)
+
+
+# ---------------------------------------------------------------------------- response model
+@dataclass
+class ResponseModel:
+    """Hierarchical logistic model of being interviewed at each attempted follow-up (MAR).
+
+    Usable alone (:meth:`fit` -> :class:`ResponseFit`, propensities for weighting) or as the
+    attrition part of a :class:`~dtors_bayes.change_model.ChangeModel`
+    (``ChangeModel(..., attrition=ResponseModel())``: the response model is fitted jointly
+    but shares no parameter with the outcome, so the outcome posterior is the MAR one; label
+    ``"mar"``). The math is in the module docstring.
+
+    Parameters
+    ----------
+    outcome : str, optional
+        Outcome whose previous value predicts response (needed by :meth:`fit` on a cohort).
+    covariates : list of str or str, optional
+        Baseline covariates for :meth:`fit` on a cohort (as in ``ChangeModel``).
+    levels : tuple of str
+        Site/area effects for :meth:`fit` on a cohort (joint fits use the outcome model's).
+    attempted : {"auto", "all"} or array
+        The attempt rule (see :func:`response_layout`).
+    shared_parameter : bool
+        Add ``lambda * u~_i`` (the outcome model's standardised person effect); only in joint
+        fits.
+    """
+
+    outcome: str | None = None
+    covariates: list[str] | str | None = None
+    levels: tuple[str, ...] = ("site", "area")
+    attempted: Any = "auto"
+    shared_parameter: bool = False
+
+    label = "mar"
+
+    def to_dict(self) -> dict:
+        """JSON-able description (an explicit ``attempted`` array is not stored)."""
+        att = self.attempted if isinstance(self.attempted, str) else "given"
+        return {"kind": "response", "outcome": self.outcome, "covariates": self.covariates,
+                "levels": list(self.levels), "attempted": att,
+                "shared_parameter": bool(self.shared_parameter)}
+
+    # ---- PyMC pieces ---------------------------------------------------------------------
+    def add_parameters(self, model, design: Design, layout: ResponseLayout) -> dict:
+        """Create the ``r_*`` parameters in the active model; return them padded ``(1, ...)``."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        n_stage = len(layout.stage_waves)
+        model.add_coord("r_wave", layout.stage_waves)
+        rate = np.array([layout.r[layout.stage == k].mean() if (layout.stage == k).any()
+                         else 0.5 for k in range(n_stage)])
+        rate = np.clip(rate, 0.02, 0.98)
+        p: dict[str, Any] = {
+            "r_intercept": pm.Normal("r_intercept", np.log(rate / (1 - rate)), 1.5, dims="r_wave"),
+            "r_rho_prev": pm.Normal("r_rho_prev", 0.0, 1.0),
+        }
+        if design.X.shape[1]:
+            p["r_beta_covariate"] = pm.Normal("r_beta_covariate", 0.0, 1.0, dims="covariate")
+        if len(design.modality_labels) > 1:
+            p["r_beta_modality"] = pm.ZeroSumNormal("r_beta_modality", sigma=1.0,
+                                                    dims="modality")
+        if layout.prev_missing.any():
+            p["r_rho_prev_missing"] = pm.Normal("r_rho_prev_missing", 0.0, 1.5)
+        for lvl in ("site", "area"):
+            # the levels the model has coordinates for (a joint fit: the outcome model's)
+            if getattr(design, lvl) is not None and lvl in model.coords:
+                p[f"r_sigma_{lvl}"] = pm.HalfNormal(f"r_sigma_{lvl}", 0.5)
+                p[f"r_z_{lvl}"] = pm.Normal(f"r_z_{lvl}", 0.0, 1.0, dims=lvl)
+        if self.shared_parameter:
+            if "z_person" not in model.named_vars:
+                raise ModelError("shared_parameter=True needs the outcome model's person effect "
+                                 "(z_person), which this model has not got")
+            p["r_lambda_person"] = pm.Normal("r_lambda_person", 0.0, 1.0)
+            p["z_person"] = model["z_person"]
+        return {k: pt.shape_padleft(v) for k, v in p.items()}
+
+    def add_to_model(self, model, change_model, design: Design, etas: dict) -> None:
+        """Attrition hook of ``ChangeModel.build``: add the response likelihood (MAR)."""
+        import pymc as pm
+
+        layout = response_layout(design, change_model.family, self.attempted)
+        p = self.add_parameters(model, design, layout)
+        lin = response_linear_predictor(p, layout, design)[0]
+        pm.Bernoulli("r", logit_p=lin, observed=layout.r.astype("int8"))
+
+    def build(self, design: Design, family: str = "bernoulli"):
+        """A PyMC model of the response alone (MAR); returns ``(model, layout)``."""
+        import pymc as pm
+
+        if self.shared_parameter:
+            raise ModelError("shared_parameter=True needs a joint fit with the outcome model "
+                             "(ChangeModel(attrition=Selection(..., shared_parameter=True)))")
+        layout = response_layout(design, family, self.attempted)
+        coords = {"person": [str(p) for p in design.person_ids],
+                  "modality": design.modality_labels, "covariate": design.covariate_names}
+        if design.site is not None:
+            coords["site"] = design.site_labels
+        if design.area is not None:
+            coords["area"] = design.area_labels
+        with pm.Model(coords=coords) as model:
+            p = self.add_parameters(model, design, layout)
+            lin = response_linear_predictor(p, layout, design)[0]
+            pm.Bernoulli("r", logit_p=lin, observed=layout.r.astype("int8"))
+        return model, layout
+
+    def fit(self, cohort_or_design, *, family: str | None = None, draws: int = 1000,
+            tune: int = 1000, chains: int = 4, random_seed: int | None = None,
+            sampler: str = "nutpie", progressbar: bool = True) -> ResponseFit:
+        """Fit the response model alone; returns a :class:`ResponseFit`.
+
+        Parameters
+        ----------
+        cohort_or_design : Cohort or Design
+            A cohort needs ``outcome`` (and optionally ``covariates``, ``levels``) set.
+        family : str, optional
+            Outcome family; defaults to the cohort's (a design: ``"bernoulli"`` unless given).
+        """
+        from dtors_bayes.design import build_design
+        from dtors_bayes.fit import sample_model
+
+        if isinstance(cohort_or_design, Design):
+            design = cohort_or_design
+            family = family or "bernoulli"
+        else:
+            if self.outcome is None:
+                raise ModelError("ResponseModel.fit on a cohort needs outcome= (whose previous "
+                                 "value predicts response)")
+            family = family or cohort_or_design.outcomes.get(self.outcome, "bernoulli")
+            design = build_design(cohort_or_design, outcome=self.outcome, family=family,
+                                  covariates=self.covariates, baseline="outcome",
+                                  levels=tuple(self.levels))
+        model, layout = self.build(design, family)
+        if random_seed is None:
+            random_seed = int(np.random.SeedSequence().generate_state(1)[0])
+        tree, seconds = sample_model(model, draws=draws, tune=tune, chains=chains,
+                                     random_seed=random_seed, sampler=sampler,
+                                     progressbar=progressbar)
+        return ResponseFit(self, design, layout, tree, seconds)
+
+
+@dataclass
+class ResponseFit:
+    """A fitted :class:`ResponseModel`: posterior of the response propensities."""
+
+    response_model: ResponseModel
+    design: Design
+    layout: ResponseLayout
+    tree: Any
+    seconds: float = 0.0
+
+    def response_propensity_draws(self, kind: str = "conditional") -> np.ndarray:
+        """Posterior draws of the propensities, ``(draws, person, wave)``.
+
+        See :func:`response_propensity_draws`.
+        """
+        return _propensities(self.tree, self.design, self.layout, kind, kappa=None)
+
+    def summary(self):
+        """ArviZ summary of the structural response parameters."""
+        import arviz as az
+
+        post = self.tree["posterior"].to_dataset()
+        names = [v for v in post.data_vars if not v.startswith("r_z_")]
+        return az.summary(post[names], ci_prob=0.9, ci_kind="eti")
+
+
+def response_propensity_draws(fit, kind: str = "conditional") -> np.ndarray:
+    r"""Posterior draws of response propensities, ``(chain*draw, person, wave)``.
+
+    Parameters
+    ----------
+    fit : ResponseFit or Fit
+        A response-model fit, or a joint fit whose attrition is a :class:`ResponseModel` or
+        :class:`Selection`.
+    kind : {"conditional", "cumulative"}
+        ``"conditional"``: ``P(r_it = 1 | attempted)``; NaN where not attempted; 1 at intake.
+        ``"cumulative"``: the product of the conditional propensities from the first
+        follow-up to ``t`` (the denominator of sequential inverse-probability weights under a
+        monotone pattern); NaN where not attempted.
+
+    Notes
+    -----
+    Under a selection fit the propensity of a cell with an observed outcome includes
+    ``kappa g(y_it)``; cells with a missing outcome are NaN there (their propensity depends on
+    the unobserved value). Weighting uses respondents, whose values are all observed.
+    """
+    if isinstance(fit, ResponseFit):
+        return fit.response_propensity_draws(kind)
+    att = getattr(fit.model, "attrition", None)
+    if isinstance(att, ResponseModel):
+        layout = response_layout(fit.design, fit.model.family, att.attempted)
+        return _propensities(fit.tree, fit.design, layout, kind, kappa=None)
+    if isinstance(att, Selection):
+        layout = response_layout(fit.design, fit.model.family, att.response.attempted)
+        return _propensities(fit.tree, fit.design, layout, kind, kappa=att)
+    raise FitError("response propensities need a response model: fit ResponseModel(...) "
+                   "alone, or the change model with attrition=ResponseModel() or Selection(...)")
+
+
+def _propensities(tree, design: Design, layout: ResponseLayout, kind: str,
+                  kappa: Selection | None) -> np.ndarray:
+    from scipy.special import expit
+
+    from dtors_bayes.estimands import stack_draws
+
+    if kind not in ("conditional", "cumulative"):
+        raise FitError(f"kind={kind!r}; allowed: 'conditional', 'cumulative'")
+    params, _, _ = stack_draws(tree)
+    lin = response_linear_predictor(params, layout, design)
+    if kappa is not None:
+        k = kappa.cell_kappa_numpy(params, layout, design)
+        g = layout.g(layout.y)
+        lin = np.where(np.isnan(g)[None, :], np.nan, lin + k * np.nan_to_num(g)[None, :])
+    s = lin.shape[0]
+    out = np.full((s, design.n_person, design.y.shape[1]), np.nan)
+    out[:, layout.person, layout.wave] = expit(lin)
+    if design.baseline_values is None:
+        out[:, :, 0] = 1.0
+    if kind == "cumulative":
+        first = 1 if design.baseline_values is None else 0
+        for t in range(first + 1, out.shape[2]):
+            out[:, :, t] = out[:, :, t] * out[:, :, t - 1]
+    return out
+
+
+# ---------------------------------------------------------------------------- selection
+def _normal_text(m: float, s: float) -> str:
+    return f"{m:g}" if s == 0 else f"N({m:g},{s:g})"
+
+
+def _parse_prior(v, what: str) -> tuple[float, float]:
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return float(v), 0.0
+    try:
+        m, s = (float(x) for x in v)
+    except (TypeError, ValueError):
+        raise ModelError(f"{what}: expected a number (fixed) or (mean, sd) of a normal prior; "
+                         f"got {v!r}") from None
+    if not (math.isfinite(m) and math.isfinite(s)) or s < 0:
+        raise ModelError(f"{what}: need a finite mean and sd >= 0; got ({m}, {s})")
+    return m, s
+
+
+@dataclass
+class Selection:
+    r"""Diggle-Kenward selection model: response depends on the current outcome (MNAR).
+
+    Parameters
+    ----------
+    kappa : float, (mean, sd), or dict
+        Prior of ``kappa``, the log odds ratio of response per unit of ``g(y_it)`` (binary:
+        offending vs not; otherwise per intake sd). A number fixes it (``0.0``: MAR); a pair
+        is a normal prior; a dict maps wave labels (int) or modality labels (str) to either.
+    shared_parameter : bool
+        Also let response depend on the outcome model's person effect (``lambda * u~_i``).
+    response : ResponseModel, optional
+        The response part (attempt rule); defaults to ``ResponseModel()``.
+
+    Notes
+    -----
+    Label: ``selection(kappa~N(-1,0.5))``, ``selection(kappa=0)``,
+    ``selection(kappa~{1:N(-1,0.5),2:N(-0.5,0.5)})``, with ``, shared`` when
+    ``shared_parameter``. kappa is weakly identified by the observed data: its prior matters,
+    and results should be reported over it (and over a pattern-mixture delta grid).
+    """
+
+    kappa: Any = (-1.0, 0.5)
+    shared_parameter: bool = False
+    response: ResponseModel | None = None
+
+    def __post_init__(self) -> None:
+        if self.response is None:
+            self.response = ResponseModel()
+        self.response.shared_parameter = bool(self.shared_parameter)
+        if isinstance(self.kappa, dict):
+            if not self.kappa:
+                raise ModelError("kappa: an empty dict; give (mean, sd) or a dict by wave "
+                                 "(int keys) or modality (str keys)")
+            kinds = {isinstance(k, int | np.integer) for k in self.kappa}
+            if len(kinds) != 1:
+                raise ModelError("kappa dict: keys must be all wave labels (int) or all "
+                                 "modality labels (str)")
+            self.kappa_by = "wave" if kinds.pop() else "modality"
+            self._prior = {(int(k) if self.kappa_by == "wave" else str(k)):
+                           _parse_prior(v, f"kappa[{k!r}]") for k, v in self.kappa.items()}
+        else:
+            self.kappa_by = None
+            self._prior = {None: _parse_prior(self.kappa, "kappa")}
+
+    @property
+    def label(self) -> str:
+        """Attrition label carried by every estimate."""
+        if self.kappa_by is None:
+            m, s = self._prior[None]
+            text = f"kappa={m:g}" if s == 0 else f"kappa~{_normal_text(m, s)}"
+        else:
+            inner = ",".join(f"{k}:{_normal_text(*v)}" for k, v in self._prior.items())
+            text = f"kappa~{{{inner}}}"
+        return f"selection({text}{', shared' if self.shared_parameter else ''})"
+
+    def to_dict(self) -> dict:
+        """JSON-able description; :func:`from_dict` rebuilds it."""
+        return {"kind": "selection", "kappa_by": self.kappa_by,
+                "kappa": [[k, m, s] for k, (m, s) in self._prior.items()],
+                "shared_parameter": bool(self.shared_parameter),
+                "response": self.response.to_dict()}
+
+    # ---- kappa per cell ------------------------------------------------------------------
+    def _groups(self, layout: ResponseLayout, design: Design) -> tuple[list, np.ndarray]:
+        """Kappa group keys and each cell's group index."""
+        if self.kappa_by is None:
+            return [None], np.zeros(layout.n, dtype=int)
+        keys = list(self._prior)
+        if self.kappa_by == "wave":
+            labels = np.asarray(layout.stage_waves)[layout.stage]
+            missing = sorted(set(layout.stage_waves) - set(keys))
+            if missing or set(keys) - set(layout.stage_waves):
+                raise ModelError(f"kappa by wave: give one prior for each follow-up wave "
+                                 f"{layout.stage_waves}; got {keys}")
+            idx = np.array([keys.index(int(w)) for w in labels], dtype=int)
+        else:
+            mods = design.modality_labels
+            if set(keys) != set(mods):
+                raise ModelError(f"kappa by modality: give one prior for each modality {mods}; "
+                                 f"got {keys}")
+            idx = np.array([keys.index(mods[m]) for m in design.modality[layout.person]],
+                           dtype=int)
+        return keys, idx
+
+    def _kappa_tensor(self, keys: list):
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        parts = []
+        for k in keys:
+            m, s = self._prior[k]
+            name = "kappa" if k is None else f"kappa_{k}"
+            parts.append(pm.Normal(name, m, s) if s > 0 else pt.constant(m, dtype="float64"))
+        return pt.stack(parts)
+
+    def cell_kappa_numpy(self, params: dict, layout: ResponseLayout, design: Design) -> np.ndarray:
+        """Kappa of every attempted cell from posterior draws, ``(S, n_cell)``."""
+        keys, idx = self._groups(layout, design)
+        s = next(iter(params.values())).shape[0]
+        cols = []
+        for k in keys:
+            name = "kappa" if k is None else f"kappa_{k}"
+            m, sd = self._prior[k]
+            cols.append(params[name] if sd > 0 else np.full(s, m))
+        return np.stack(cols, axis=1)[:, idx]
+
+    # ---- the model -----------------------------------------------------------------------
+    def add_to_model(self, model, change_model, design: Design, etas: dict) -> None:
+        """Attrition hook of ``ChangeModel.build`` (see the module docstring for the math)."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        from dtors_bayes.change_model import linear_predictor
+
+        family = change_model.family
+        if family not in SELECTION_FAMILIES:
+            raise ModelError(
+                f"the selection model does not support family {family!r}: its missing values "
+                f"can be neither enumerated nor imputed here. Supported: "
+                f"{', '.join(SELECTION_FAMILIES)} (discrete ones marginalised exactly, "
+                "continuous ones imputed as latent values); use a pattern-mixture sensitivity "
+                "analysis (dtors_bayes.sensitivity) for other families")
+        layout = response_layout(design, family, self.response.attempted)
+        rp = self.response.add_parameters(model, design, layout)
+        lin = response_linear_predictor(rp, layout, design)[0]
+        keys, gidx = self._groups(layout, design)
+        kap = self._kappa_tensor(keys)[gidx]
+        obs = ~np.isnan(layout.y)
+        o, m = np.flatnonzero(obs), np.flatnonzero(~obs)
+        # Observed outcomes were all interviewed: log P(r = 1 | y_obs).
+        if o.size:
+            g_obs = layout.g(layout.y[o])
+            pm.Potential("r_observed", _log_sigmoid(lin[o] + kap[o] * g_obs).sum())
+        if not m.size:
+            return
+        # Linear predictor of the outcome at the missing cells.
+        p = {name: pt.shape_padleft(var) for name, var in model.named_vars.items()
+             if not name.startswith(("r_", "kappa"))}
+        basis = change_model.basis(design)
+        pm_, tm_ = layout.person[m], layout.wave[m]
+        cells = design.cells(basis, pm_, tm_, design.months[pm_, tm_])
+        eta = linear_predictor(p, cells, prefix="", by_time=change_model.modality_by_time)[0]
+        sign = np.where(layout.r[m], 1.0, -1.0)  # log P(r|.) = log_sigmoid(sign * x)
+        if SELECTION_FAMILIES[family] == "discrete":
+            n_val = 1 if family == "bernoulli" else int(design.trials)
+            v = np.arange(n_val + 1, dtype=float)
+            logp_y = discrete_logp(family, eta[:, None], v[None, :], n_val,
+                                   model["phi"] if family == "beta_binomial" else None)
+            x = lin[m][:, None] + kap[m][:, None] * layout.g(v)[None, :]
+            logr = _log_sigmoid(sign[:, None] * x)
+            pm.Potential("y_missing_marginal", pt.logsumexp(logp_y + logr, axis=1).sum())
+        else:
+            model.add_coord("y_missing_cell", np.arange(m.size))
+            if family == "gaussian":
+                ymis = pm.Normal("y_missing", mu=eta, sigma=model["sigma"],
+                                 dims="y_missing_cell")
+            else:
+                ymis = pm.StudentT("y_missing", nu=model["nu"], mu=eta, sigma=model["sigma"],
+                                   dims="y_missing_cell")
+            x = lin[m] + kap[m] * layout.g(ymis)
+            pm.Potential("r_missing", _log_sigmoid(sign * x).sum())
+
+
+def discrete_logp(family: str, eta, v, n: int, phi=None):
+    """``log p(y = v | eta)`` of a discrete family (PyTensor), broadcasting ``eta`` and ``v``."""
+    import pytensor.tensor as pt
+
+    lp1, lp0 = _log_sigmoid(eta), _log_sigmoid(-eta)
+    if family == "bernoulli":
+        return v * lp1 + (1 - v) * lp0
+    from scipy.special import gammaln
+
+    # log binomial coefficients are data: computed in numpy, float64 (PyTensor would cast a
+    # Python float constant such as n + 1.0 to float32 under its default cast policy)
+    vv = np.asarray(v, dtype=np.float64)
+    logc = gammaln(n + 1.0) - gammaln(vv + 1.0) - gammaln(n - vv + 1.0)
+    if family == "binomial":
+        return logc + v * lp1 + (n - v) * lp0
+    if family == "beta_binomial":
+        p = pt.sigmoid(eta)
+        a, b = p * phi, (1 - p) * phi
+
+        def betaln(x, y):
+            return pt.gammaln(x) + pt.gammaln(y) - pt.gammaln(x + y)
+
+        return logc + betaln(v + a, n - v + b) - betaln(a, b)
+    raise ModelError(f"family {family!r} is not discrete-enumerable")  # pragma: no cover
+
+
+def from_dict(d: dict):
+    """Rebuild an attrition object from its :meth:`to_dict` (``ChangeModel.from_spec``)."""
+    kind = d.get("kind")
+    if kind == "response":
+        att = d.get("attempted", "auto")
+        return ResponseModel(outcome=d.get("outcome"), covariates=d.get("covariates"),
+                             levels=tuple(d.get("levels", ("site", "area"))),
+                             attempted="auto" if att == "given" else att,
+                             shared_parameter=bool(d.get("shared_parameter", False)))
+    if kind == "selection":
+        items = d["kappa"]
+        if d.get("kappa_by") is None:
+            _, m, s = items[0]
+            kappa: Any = float(m) if s == 0 else (float(m), float(s))
+        else:
+            conv = int if d["kappa_by"] == "wave" else str
+            kappa = {conv(k): (float(m) if s == 0 else (float(m), float(s)))
+                     for k, m, s in items}
+        resp = from_dict(d["response"]) if "response" in d else None
+        return Selection(kappa=kappa, shared_parameter=bool(d.get("shared_parameter", False)),
+                         response=resp)
+    raise ModelError(f"unknown attrition description {d!r}; kinds: 'response', 'selection'")

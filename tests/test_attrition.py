@@ -1,0 +1,257 @@
+"""Response and selection models: the attempt rule, exact marginalisation against brute-force
+enumeration, the kappa = 0 reduction to MAR, propensities and the errors users meet."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy.special import expit, gammaln
+
+from dtors_bayes.attrition import (
+    ResponseModel,
+    Selection,
+    from_dict,
+    is_monotone,
+    response_layout,
+    response_linear_predictor,
+    response_propensity_draws,
+)
+from dtors_bayes.change_model import ChangeModel, linear_predictor
+from dtors_bayes.design import Design
+from dtors_bayes.exceptions import ModelError
+
+
+def design(family="bernoulli", intermittent=False, n=6, trials=3, seed=0):
+    """Six persons, three waves, one site per pair; monotone with a late wave-1 interview
+    (person 5, months 9), or intermittent (person 4 missing wave 1 but seen at wave 2)."""
+    rng = np.random.default_rng(seed)
+    inter = np.ones((n, 3), bool)
+    inter[[1, 3], 1] = False
+    inter[[1, 3, 2, 5], 2] = False
+    months = np.tile([0.0, 4.0, 12.0], (n, 1))
+    months[0, 1], months[4, 1], months[5, 1] = 3.5, 4.6, 9.0  # person 5: late single FU
+    if intermittent:
+        inter[4, 1], inter[4, 2] = False, True
+    if family == "gaussian":
+        y = rng.normal(10, 2, (n, 3))
+    else:
+        y = rng.integers(0, (1 if family == "bernoulli" else trials) + 1, (n, 3)).astype(float)
+    y = np.where(inter, y, np.nan)
+    y[0, 2] = np.nan  # item-missing: interviewed, value missing
+    return Design(
+        person_ids=np.arange(1, n + 1), modality=np.arange(n) % 2,
+        modality_labels=["prescribing", "residential"], site=np.arange(n) // 2,
+        site_labels=["S1", "S2", "S3"], area=None, area_labels=[], site_area=None,
+        X=rng.normal(size=(n, 1)), covariate_names=["age"], y=y, months=months,
+        interviewed=inter, waves=[0, 1, 2], schedule={0: 0.0, 1: 4.0, 2: 12.0},
+        trials=trials)
+
+
+FAST = {"mode": "FAST_COMPILE"}  # tiny graphs: skip the C compiler (the machine is small)
+
+
+def random_point(model, seed=0):
+    rng = np.random.default_rng(seed)
+    ip = model.initial_point()
+    return {k: v + rng.normal(0, 0.4, size=np.shape(v)) for k, v in ip.items()}
+
+
+def values_at(model, point):
+    """Untransformed values of every free variable at a point of the value variables."""
+    outs = model.unobserved_value_vars
+    fn = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore", **FAST)
+    return dict(zip([v.name for v in outs], fn(point), strict=True))
+
+
+def test_attempt_rule_monotone_with_late_followup():
+    d = design()
+    lay = response_layout(d, "bernoulli")
+    assert lay.rule == "monotone" and is_monotone(d.interviewed)
+    # Wave 2 attempted for on-time wave-1 responders only: not person 5 (late, months 9).
+    att2 = set(d.person_ids[lay.attempted[:, 2]])
+    assert att2 == {1, 3, 5}
+    assert lay.attempted[:, 1].all() and lay.attempted[:, 0].all()
+    assert lay.n == 6 + 3
+    # Previous value missing indicator only where the previous value is missing.
+    assert np.array_equal(lay.prev_missing == 1, np.isnan(d.y[lay.person, lay.wave - 1]))
+
+
+def test_attempt_rule_intermittent_attempts_everyone():
+    d = design(intermittent=True)
+    lay = response_layout(d, "bernoulli")
+    assert lay.rule == "all" and not is_monotone(d.interviewed)
+    assert lay.attempted.all() and lay.n == 12
+    forced = response_layout(design(), "bernoulli", attempted="all")
+    assert forced.n == 12
+    with pytest.raises(ModelError, match="interview"):
+        bad = np.ones((6, 3), bool)
+        bad[0, 2] = False
+        response_layout(design(), "bernoulli", attempted=bad)
+
+
+@pytest.mark.parametrize("family,intermittent", [("bernoulli", False), ("binomial", False),
+                                                 ("beta_binomial", True),
+                                                 ("bernoulli", True)])
+def test_exact_marginalisation_matches_brute_force(family, intermittent):
+    d = design(family, intermittent=intermittent)
+    cm = ChangeModel("y", family, covariates=None, levels=("site",),
+                     attrition=Selection(kappa=(-1.0, 0.5)))
+    model = cm.build(d)
+    point = random_point(model, seed=3)
+    vals = values_at(model, point)
+    lay = response_layout(d, family)
+    lead = {k: np.asarray(v)[None] for k, v in vals.items()}
+    mis = np.flatnonzero(np.isnan(lay.y))
+    basis = cm.basis(d)
+    cells = d.cells(basis, lay.person[mis], lay.wave[mis], d.months[lay.person[mis],
+                                                                     lay.wave[mis]])
+    eta = linear_predictor(lead, cells)[0]
+    lin = response_linear_predictor(lead, lay, d)[0][mis]
+    kappa = float(vals["kappa"])
+    n = 1 if family == "bernoulli" else d.trials
+
+    def p_y(v, e):
+        p = expit(e)
+        if family == "beta_binomial":
+            from scipy.special import betaln
+            phi = float(vals["phi"])
+            a, b = p * phi, (1 - p) * phi
+            return np.exp(gammaln(n + 1) - gammaln(v + 1) - gammaln(n - v + 1)
+                          + betaln(v + a, n - v + b) - betaln(a, b))
+        return np.exp(gammaln(n + 1) - gammaln(v + 1) - gammaln(n - v + 1)) * p**v * \
+            (1 - p) ** (n - v)
+
+    # Brute force: sum over every joint completion of the missing cells.
+    total = 0.0
+    for combo in itertools.product(range(n + 1), repeat=mis.size):
+        v = np.array(combo, float)
+        pr = expit(lin + kappa * lay.g(v))
+        resp = np.where(lay.r[mis], pr, 1 - pr)
+        total += np.prod(p_y(v, eta) * resp)
+    pot_graph = model.replace_rvs_by_values([model["y_missing_marginal"]])[0]
+    pot = model.compile_fn(pot_graph, inputs=model.value_vars, on_unused_input="ignore",
+                           **FAST)(point)
+    assert float(pot) == pytest.approx(np.log(total), rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "binomial"])
+def test_kappa_zero_reduces_to_mar(family):
+    d = design(family)
+    mar = ChangeModel("y", family, levels=("site",), attrition=ResponseModel()).build(d)
+    sel = ChangeModel("y", family, levels=("site",), attrition=Selection(kappa=0.0)).build(d)
+    assert {v.name for v in mar.free_RVs} == {v.name for v in sel.free_RVs}
+    fns = [(m.compile_logp(**FAST), m.compile_dlogp(**FAST)) for m in (mar, sel)]
+    for seed in range(2):
+        point = random_point(mar, seed)
+        (lp_mar, g_mar), (lp_sel, g_sel) = ((f(point), g(point)) for f, g in fns)
+        assert lp_sel == pytest.approx(lp_mar, rel=1e-10)
+        np.testing.assert_allclose(g_sel, g_mar, rtol=1e-8, atol=1e-10)
+    # ... and the outcome part is the plain MAR model's: logp differs by the response terms only.
+    plain = ChangeModel("y", family, levels=("site",)).build(d)
+    point = random_point(mar, 7)
+    part = plain.point_logps({v.name: point[v.name] for v in plain.value_vars}, round_vals=12,
+                             **FAST)
+    full = mar.point_logps(point, round_vals=12, **FAST)
+    assert all(full[k] == pytest.approx(v) for k, v in part.items())
+
+
+def test_continuous_outcome_gets_latent_values():
+    d = design("gaussian")
+    model = ChangeModel("y", "gaussian", levels=(), attrition=Selection(kappa=(0.5, 0.5))).build(d)
+    lay = response_layout(d, "gaussian")
+    ip = model.initial_point()
+    assert ip["y_missing"].shape == (int(np.isnan(lay.y).sum()),)
+    assert np.isfinite(model.compile_logp(**FAST)(ip))
+    assert lay.center == pytest.approx(np.nanmean(d.y[:, 0]))
+
+
+def test_unsupported_family_is_a_clear_error():
+    d = design()
+    for fam in ("negative_binomial", "hurdle_lognormal"):
+        with pytest.raises(ModelError, match=f"does not support family '{fam}'.*Supported: "
+                                             "bernoulli, binomial, beta_binomial, gaussian"):
+            Selection().add_to_model(None, ChangeModel("y", fam, levels=()), d, {})
+
+
+def test_labels_and_round_trip():
+    cases = [(Selection(kappa=(-1, 0.5)), "selection(kappa~N(-1,0.5))"),
+             (Selection(kappa=0.0), "selection(kappa=0)"),
+             (Selection(kappa={1: (-1, 0.5), 2: -0.5}, shared_parameter=True),
+              "selection(kappa~{1:N(-1,0.5),2:-0.5}, shared)"),
+             (Selection(kappa={"prescribing": (0, 1), "residential": (-1, 1)}),
+              "selection(kappa~{prescribing:N(0,1),residential:N(-1,1)})"),
+             (ResponseModel(), "mar")]
+    import json
+    for att, label in cases:
+        assert att.label == label
+        back = from_dict(json.loads(json.dumps(att.to_dict())))
+        assert back.label == label and back.to_dict() == att.to_dict()
+    cm = ChangeModel("y", "bernoulli", attrition=Selection(kappa=(-1, 0.5)))
+    assert ChangeModel.from_spec(json.loads(json.dumps(cm.spec()))).attrition_label == \
+        "selection(kappa~N(-1,0.5))"
+    with pytest.raises(ModelError, match="kappa"):
+        Selection(kappa="strong")
+    with pytest.raises(ModelError, match="sd >= 0"):
+        Selection(kappa=(0, -1))
+
+
+def test_kappa_by_wave_and_modality_build():
+    d = design()
+    by_wave = ChangeModel("y", "bernoulli", levels=(),
+                          attrition=Selection(kappa={1: (-1, 0.5), 2: 0.0})).build(d)
+    assert "kappa_1" in by_wave.named_vars and "kappa_2" not in by_wave.named_vars
+    with pytest.raises(ModelError, match="one prior for each follow-up wave"):
+        ChangeModel("y", "bernoulli", levels=(), attrition=Selection(kappa={1: (-1, 0.5)})
+                    ).build(d)
+    shared = ChangeModel("y", "bernoulli", levels=(),
+                         attrition=Selection(shared_parameter=True)).build(d)
+    assert "r_lambda_person" in shared.named_vars
+
+
+def test_propensity_draws_from_a_hand_posterior():
+    d = design()
+    lay = response_layout(d, "bernoulli")
+    rng = np.random.default_rng(0)
+    s = 10
+    post = xr.Dataset({
+        "r_intercept": (("chain", "draw", "r_wave"), rng.normal(size=(1, s, 2))),
+        "r_rho_prev": (("chain", "draw"), rng.normal(size=(1, s))),
+        "r_beta_covariate": (("chain", "draw", "covariate"), rng.normal(size=(1, s, 1))),
+    })
+    from dtors_bayes.attrition import ResponseFit
+
+    rf = ResponseFit(ResponseModel(), d, lay, xr.DataTree.from_dict({"posterior": post}))
+    p = rf.response_propensity_draws()
+    assert p.shape == (s, 6, 3)
+    assert np.all(p[:, :, 0] == 1.0)
+    assert np.isnan(p[:, ~lay.attempted[:, 2], 2]).all()
+    assert np.all((p[:, lay.attempted[:, 2], 2] > 0) & (p[:, lay.attempted[:, 2], 2] < 1))
+    want = expit(post["r_intercept"].values[0, :, 0] + post["r_rho_prev"].values[0] * d.y[0, 0]
+                 + post["r_beta_covariate"].values[0, :, 0] * d.X[0, 0])
+    np.testing.assert_allclose(p[:, 0, 1], want)
+    cum = response_propensity_draws(rf, kind="cumulative")
+    np.testing.assert_allclose(cum[:, 0, 2], p[:, 0, 1] * p[:, 0, 2])
+
+
+@pytest.mark.integration
+def test_tiny_selection_fit_end_to_end():
+    """A real (tiny) joint fit: estimates carry the label; sensitivity and impute run on it."""
+    from dtors_bayes.sensitivity import impute, sensitivity
+    from dtors_bayes.testing import TINY_SAMPLER, tiny_cohort
+
+    cohort = tiny_cohort(60)
+    cm = ChangeModel("crime", "bernoulli", levels=(), attrition=Selection(kappa=(-1.0, 0.5)))
+    fit = cm.fit(cohort, random_seed=1, **TINY_SAMPLER)
+    assert "kappa" in fit.posterior
+    est = fit.estimate()
+    assert set(est.attrition) == {"selection(kappa~N(-1,0.5))"}
+    res = sensitivity(fit, [0.0, 1.0])
+    assert set(res.table.attrition) == {"selection(kappa~N(-1,0.5)); delta=0",
+                                        "selection(kappa~N(-1,0.5)); delta=1"}
+    imp = impute(fit, n=4)
+    assert imp.value.isin([0.0, 1.0]).all()
+    p = response_propensity_draws(fit)
+    assert p.shape[1:] == fit.design.y.shape
