@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/dtors-bayes demo --out report --draws $(DEMO_DRAWS)
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check dtors_bayes tests benchmarks
+	$(VENV)/bin/ruff check dtors_bayes tests benchmarks notebooks
 	$(PYTHON) -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
