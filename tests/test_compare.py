@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 import dtors_bayes as db
-from dtors_bayes import compare as cmp
+# (db.compare is the function; the submodule's names are imported from it directly)
+from dtors_bayes.compare import (
+    MAR_MNAR_NOTE,
+    compare,
+    kfold_by_group,
+    loo,
+    pointwise_log_likelihood,
+    posterior_predictive_check,
+)
 from dtors_bayes.testing import TINY_SAMPLER, tiny_cohort
 
 pytestmark = pytest.mark.integration
@@ -23,11 +31,11 @@ def fits():
 
 
 def test_loo_comparison_table_and_note(fits):
-    res = cmp.compare(fits)
+    res = compare(fits)
     assert set(res.table.index) == set(fits)
     assert res.table["weight"].sum() == pytest.approx(1.0, abs=1e-6)
     assert (res.table["attrition"] == "mar").all()
-    assert cmp.MAR_MNAR_NOTE in res.notes
+    assert MAR_MNAR_NOTE in res.notes
     assert "cannot be ranked" in str(res)
 
 
@@ -38,7 +46,7 @@ def test_pointwise_log_likelihood_matches_bernoulli_formula(fits):
     from dtors_bayes.estimands import stack_draws
 
     fit = fits["wave_site_area"]
-    ll = cmp.pointwise_log_likelihood(fit).values.reshape(-1, int((~np.isnan(fit.design.y)).sum()))
+    ll = pointwise_log_likelihood(fit).values.reshape(-1, int((~np.isnan(fit.design.y)).sum()))
     d = fit.design
     p_idx, t_idx = d.observed_cells()
     params, _, _ = stack_draws(fit.tree)
@@ -51,34 +59,34 @@ def test_pointwise_log_likelihood_matches_bernoulli_formula(fits):
 
 def test_grouped_loo_has_one_point_per_group(fits):
     fit = fits["wave_site_area"]
-    res = cmp.loo(fit, group="area")
+    res = loo(fit, group="area")
     assert np.asarray(res.pareto_k).size == len(np.unique(fit.design.area))
-    full = cmp.loo(fit)
+    full = loo(fit)
     assert np.asarray(full.pareto_k).size == int((~np.isnan(fit.design.y)).sum())
 
 
 def test_kfold_by_group_scores_every_cell(fits):
-    out = cmp.kfold_by_group(fits["months_no_levels"], group="area", k=2, draws=40, tune=40)
+    out = kfold_by_group(fits["months_no_levels"], group="area", k=2, draws=40, tune=40)
     assert np.isfinite(out["pointwise"]).all()
     assert out["elpd"] < 0 and out["n_groups"] == 4
 
 
 def test_ppc_observed_means_are_the_data(fits):
     fit = fits["wave_site_area"]
-    tab = cmp.posterior_predictive_check(fit, by="wave", n_draws=50)
+    tab = posterior_predictive_check(fit, by="wave", n_draws=50)
     observed = np.nanmean(fit.design.y, axis=0)
     np.testing.assert_allclose(tab["observed"], observed)
     assert ((tab.ppp >= 0) & (tab.ppp <= 1)).all()
     assert (tab.replicated_lb <= tab.replicated_ub).all()
-    assert len(cmp.posterior_predictive_check(fit, by="site")) == len(np.unique(
+    assert len(posterior_predictive_check(fit, by="site")) == len(np.unique(
         fit.design.site[fit.design.observed_cells()[0]]))
 
 
 def test_compare_errors(fits):
     with pytest.raises(db.FitError, match="two or more"):
-        cmp.compare({"a": fits["wave_site_area"]})
+        compare({"a": fits["wave_site_area"]})
     with pytest.raises(db.FitError, match="by='week'"):
-        cmp.posterior_predictive_check(fits["wave_site_area"], by="week")
+        posterior_predictive_check(fits["wave_site_area"], by="week")
 
 
 def test_compare_command_line(fits, tmp_path):
