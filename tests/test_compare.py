@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import dtors_bayes as db
+
 # (db.compare is the function; the submodule's names are imported from it directly)
 from dtors_bayes.compare import (
     MAR_MNAR_NOTE,
