@@ -128,6 +128,14 @@ def test_round_trip_fit_estimate_report(simulated, workdir):
     assert set(SECTIONS.values()) <= {h.strip() for h in parser.h2}
     assert parser.imgs and all(s.startswith("data:image/png;base64,") for s in parser.imgs)
     assert "person_id" not in page
+    # sensitivity from the saved fit: grid, conclusion, table and figure
+    sens = workdir / "sens.csv"
+    res = run("sensitivity", fit_path, "--grid", "-1", "1", "5", "--conclusion",
+              "change,2,<,0,0.5", "--out", sens, "--plot", workdir / "sens.png")
+    assert res.returncode == 0, res.stderr
+    grid = pd.read_csv(sens)
+    assert sorted(grid["delta"].unique()) == [-1.0, -0.5, 0.0, 0.5, 1.0]
+    assert "tipping" in res.stdout and (workdir / "sens.png").stat().st_size > 0
 
 
 # ---------------------------------------------------------------------- bad input
