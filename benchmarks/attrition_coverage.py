@@ -163,7 +163,7 @@ def write_md(df: pd.DataFrame, path: Path, minutes: float) -> None:
         "(mean of true mu over the recruited persons); outcome acquisitive_crime, FU2.",
         "",
         "**Reduced run**: n_persons=600, time='months', covariates age/sex/primary_drug/"
-        "referral_route, levels=('site',), 2 chains x 400 draws, wall budget {minutes:g} min on a "
+        "referral_route, levels=('site',), 2 chains x 400 draws, a fixed wall-time budget on a "
         "shared 2-core machine. Replicates per scenario: "
         + ", ".join(f"{k}: {v}" for k, v in n_rep.items())
         + f" (the issue asks for >= 50; the Monte Carlo half-width of a 90% coverage at these "
