@@ -60,7 +60,7 @@ def main(argv=None) -> pd.DataFrame:
                 [scen], [meth], args.replicates,
                 estimands=[{"outcome": outcome, "estimand": "level"},
                            {"outcome": outcome, "estimand": "modality_contrast"}],
-                population="sample", cache_dir=HERE / "cache" / "recovery", scheduler=client,
+                population="sample", cache_dir=HERE / "cache" / "recovery_v2", scheduler=client,
                 seed=2026, name="change_model_recovery")
             summaries.append(res.summary())
             tables.append(res.table)

@@ -166,7 +166,7 @@ class ChangeModel:
             parts.append("  hurdle: eta -> P(non-zero); eta_pos -> positive part (own parameters, "
                          "prefix pos_)")
         parts.append("  priors (scales; data-dependent ones shown as rules):")
-        rules = {"logit": "N(0,1.5) levels, N(0,1) covariates, HalfN(1) sigma_person, "
+        rules = {"logit": "N(logit pbar,2) levels, N(0,1) covariates, HalfN(1) sigma_person, "
                           "HalfN(0.5) site/area",
                  "log": "N(log ybar,1.5) levels, N(0,1) covariates, HalfN(1) sigma_person, "
                         "HalfN(0.5) site/area",
@@ -199,7 +199,15 @@ class ChangeModel:
         """Prior scales per part (``""`` and ``"pos_"``), defaults overridden by ``priors``."""
         fam = self.family_obj
         y = design.y
-        out = {"": default_priors(fam.link, y if fam.link != "logit" else np.zeros(0))}
+        if fam.link == "logit":  # the logit prior is centred on the observed proportion
+            if fam.parts == ("eta", "eta_pos"):
+                prop = np.where(np.isnan(y), np.nan, ((1.0 - y) if self.family == "eq5d"
+                                                      else y) > 0)
+            else:
+                prop = y / (design.trials if fam.kind == "bounded_count" else 1.0)
+            out = {"": default_priors("logit", prop)}
+        else:
+            out = {"": default_priors(fam.link, y)}
         if fam.parts == ("eta", "eta_pos"):
             pos = (1.0 - y) if self.family == "eq5d" else y
             pos = pos[(~np.isnan(pos)) & (pos > 0)]
