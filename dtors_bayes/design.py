@@ -168,6 +168,37 @@ class Design:
         )
 
 
+def formula_columns(rhs: str, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Design columns (no intercept) of a formula right-hand side, via ``formulae``."""
+    from formulae import design_matrices
+
+    try:
+        common = design_matrices(rhs, frame.reset_index(drop=True), na_action="error").common
+    except Exception as err:  # formulae raises several types; make it ours
+        raise ModelError(f"cannot build the covariate matrix from {rhs!r}: {err}") from err
+    names: list[str] = []
+    for term in common.terms.values():
+        names.extend(term.labels)
+    X = np.asarray(common.design_matrix, dtype=float)
+    keep = [i for i, n in enumerate(names) if n != "Intercept"]
+    return X[:, keep], [names[i] for i in keep]
+
+
+def standardise(X: np.ndarray, n_reference: int | None = None) -> np.ndarray:
+    """Centre every column and scale non-indicator columns to sd 1, with the mean and sd of
+    the first ``n_reference`` rows (default all): priors are then per sd, levels at the mean.
+    MRP uses the persons as reference rows for stacked persons + population cells."""
+    ref = X[: (len(X) if n_reference is None else n_reference)]
+    X = X - ref.mean(axis=0)
+    ref = X[: len(ref)]
+    for j in range(X.shape[1]):
+        if np.unique(ref[:, j]).size > 2:
+            sd = ref[:, j].std()
+            if sd > 0:
+                X[:, j] = X[:, j] / sd
+    return X
+
+
 def _covariate_matrix(
     persons: pd.DataFrame, covariates: list[str] | str | None
 ) -> tuple[np.ndarray, list[str], list[str]]:
@@ -178,30 +209,9 @@ def _covariate_matrix(
         rhs = covariates.split("~", 1)[-1].strip()
     else:
         rhs = " + ".join(covariates)
-    from formulae import design_matrices
-
     used = [c for c in persons.columns if c in rhs]
-    try:
-        common = design_matrices(
-            rhs, persons[used].reset_index(drop=True), na_action="error"
-        ).common
-    except Exception as err:  # formulae raises several types; make it ours
-        raise ModelError(f"cannot build the covariate matrix from {rhs!r}: {err}") from err
-    names: list[str] = []
-    for term in common.terms.values():
-        names.extend(term.labels)
-    X = np.asarray(common.design_matrix, dtype=float)
-    keep = [i for i, n in enumerate(names) if n != "Intercept"]
-    X, names = X[:, keep], [names[i] for i in keep]
-    # Centre every column; scale non-indicator columns by their sd, so priors are per sd.
-    X = X - X.mean(axis=0)
-    for j in range(X.shape[1]):
-        vals = np.unique(X[:, j])
-        if vals.size > 2:
-            sd = X[:, j].std()
-            if sd > 0:
-                X[:, j] = X[:, j] / sd
-    return X, names, used
+    X, names = formula_columns(rhs, persons[used])
+    return standardise(X), names, used
 
 
 def build_design(

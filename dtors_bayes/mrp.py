@@ -93,7 +93,7 @@ def cell_design(fit: Fit, cells: pd.DataFrame, persons: pd.DataFrame) -> np.ndar
     rhs = _rhs(fit.model.covariates)
     if rhs is None:
         return np.zeros((len(cells), 0))
-    from formulae import design_matrices
+    from dtors_bayes.design import formula_columns, standardise
 
     used = [c for c in persons.columns if c in rhs and c != "age_group"]
     cell_frame = pd.DataFrame(index=range(len(cells)))
@@ -129,25 +129,12 @@ def cell_design(fit: Fit, cells: pd.DataFrame, persons: pd.DataFrame) -> np.ndar
         else:
             cell_frame[col] = cell_frame[col].astype(float)
     stacked = pd.concat([pers, cell_frame[used]], ignore_index=True)
-    common = design_matrices(rhs, stacked, na_action="error").common
-    names: list[str] = []
-    for term in common.terms.values():
-        names.extend(term.labels)
-    X = np.asarray(common.design_matrix, dtype=float)
-    keep = [i for i, n in enumerate(names) if n != "Intercept"]
-    X, names = X[:, keep], [names[i] for i in keep]
+    X, names = formula_columns(rhs, stacked)
     base_names = [n for n in design.covariate_names if not n.startswith("baseline_")]
     if names != base_names:
         raise FitError(f"cell covariate columns {names} differ from the fit's {base_names}")
     n = len(pers)
-    Xp = X[:n]
-    mean = Xp.mean(axis=0)
-    X = X - mean
-    for j in range(X.shape[1]):
-        if np.unique(X[:n, j]).size > 2:
-            sd = X[:n, j].std()
-            if sd > 0:
-                X[:, j] = X[:, j] / sd
+    X = standardise(X, n)  # the fit's encoding: persons' mean and sd
     if not np.allclose(X[:n], design.X[:, : X.shape[1]], atol=1e-8):
         raise FitError("the persons' covariates do not reproduce the fit's X: was the fit made "
                        "from this cohort?")
