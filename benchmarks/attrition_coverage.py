@@ -1,37 +1,40 @@
-"""Coverage of attrition methods under MCAR, MAR and MNAR response (DTORS-shaped simulator).
+"""Coverage of attrition methods under MCAR, MAR and MNAR response, on Dask (>= 50 replicates).
 
-Scenarios: ``simulate_cohort(attrition=..., strength=...)``: MCAR, MAR, MNAR 0.5, MNAR 1.0
-(kappa_eff = strength * truth.params["response"]["kappa_at_strength_1"] = -0.5, -1.0 on
-acquisitive_crime; response also depends on the previous outcome under MAR/MNAR).
+Built on :func:`dtors_bayes.studies.coverage_study`: every (scenario, method, replicate) is
+one cached task, so a killed run resumes, and replicates are seeded independently of the
+worker count. Replicates are added in rounds of ``--step`` over every cell, so a time-boxed
+run leaves equal replicate counts per cell.
 
-Methods (estimands at FU2 against the *sample* truth: the mean of the true mu over the
-recruited persons):
+Scenarios (``simulate_cohort``; ``--persons`` persons, sites/areas/response counts scaled
+from DTORS; ``heroin_drives_response=False`` so that response depends on the analysed
+outcome's history only and "MAR" is MAR given what the models see): MCAR, MAR, MNAR at
+strength 0.5 and 1.0 (``kappa_eff = strength * kappa_at_strength_1 = -0.5, -1.0`` on the
+logit scale: offending lowers the odds of being found).
 
-- ``complete_case``: the observed-data mean at each wave (level FU2; change = observed FU2
-  mean - observed intake mean; contrast = the same difference of changes between modalities,
-  unadjusted); normal-approximation 90% intervals.
-- ``mar``: ChangeModel (MAR likelihood), g-computation.
-- ``selection_true``: Selection(kappa ~ N(kappa_eff, 0.5)) (prior centred on the truth; for
-  MCAR/MAR kappa_eff = 0).
-- ``selection_wrong``: Selection(kappa ~ N(+max(|kappa_eff|, 1), 0.5)) (wrong sign).
-- ``pattern_mixture_true``: sensitivity(mar_fit, [delta]) with delta = -kappa_eff: under a
-  logistic selection model the odds of y = 1 among non-responders are exactly exp(-kappa)
-  times the responders' at equal response predictors (see dtors_bayes.sensitivity), so
-  delta = -kappa_eff is the pattern-mixture truth (0 under MCAR/MAR).
+Methods:
 
-Estimands: acquisitive_crime level at FU2, change from intake to FU2, adjusted contrast
-of change residential - prescribing at FU2.
+- ``complete_case``: observed means per wave; level FU2, change FU2 - intake and the
+  unadjusted difference of changes between modalities, normal-approximation intervals;
+- ``mar``: ``ChangeModel`` (MAR likelihood), g-computation;
+- ``pattern_mixture_true``: ``sensitivity(mar_fit, [delta])`` at ``delta = -kappa_eff`` (under a
+  logistic selection model the odds of y = 1 among non-responders are ``exp(-kappa)`` times
+  the responders' at equal response predictors); same fit as ``mar``;
+- ``selection_true``: ``Selection(kappa ~ N(kappa_eff, 0.5))`` (MCAR/MAR: ``N(0, 0.5)``);
+- ``selection_wrong``: ``Selection(kappa ~ N(+max(|kappa_eff|, 1), 0.5))`` (wrong sign).
 
-Models: time="months" (the simulator's piecewise-linear trajectory, late interviews at their
-months), covariates age, sex, primary_drug, referral_route (also the response model's
-predictors, as in the simulator), levels=("site",). Reduced settings for a small machine
-(stated in the results): n_persons=600 (sites, areas and response counts scaled from DTORS),
-2 chains x 400 draws (400 tune); replicates run round-robin over scenarios until the time
-budget is spent.
+Estimands (truth: the recruited sample's mean of the true mu): acquisitive_crime level at
+FU2, change intake -> FU2, and the adjusted contrast of change residential - prescribing.
+
+Model: ``time="wave"`` (the selection model with ``time="months"`` shows a spurious kappa
+signal from within-wave variation of interview dates: see ARCHITECTURE.md, "Attrition"),
+covariates age, sex, primary_drug, referral_route, no site/area level (speed; persons carry
+the clustering). Sampler: nutpie, 2 chains x ``--draws`` (``--tune`` tuning), one core per
+task.
 
 Usage::
 
-    python benchmarks/attrition_coverage.py --minutes 30 --out benchmarks/results
+    python benchmarks/attrition_coverage.py --replicates 50 --workers 2 --minutes 60
+    python benchmarks/attrition_coverage.py --cached-only     # rebuild outputs, no fits
 """
 
 from __future__ import annotations
@@ -44,177 +47,192 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dtors_bayes.attrition import Selection
-from dtors_bayes.change_model import ChangeModel
-from dtors_bayes.sensitivity import sensitivity
-from dtors_bayes.simulate import simulate_cohort
+from dtors_bayes.studies import Method, Scenario, coverage_study, dask_client
 
-SCENARIOS = {"mcar": ("mcar", 1.0), "mar": ("mar", 1.0), "mnar_0.5": ("mnar", 0.5),
-             "mnar_1.0": ("mnar", 1.0)}
-COHORT = {"n_persons": 600, "n_areas": 31, "n_sites": 114, "n_population_areas": 50,
-          "population_size": 18000, "response_counts": (296, 168, 82),
-          "outcomes": ["acquisitive_crime"]}
-SAMPLER = {"draws": 400, "tune": 400, "chains": 2, "progressbar": False}
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "results" / "attrition_coverage"
+CACHE = HERE / "cache" / "attrition_coverage"
 OUTCOME = "acquisitive_crime"
 COVARIATES = ["age", "sex", "primary_drug", "referral_route"]
-CONTRAST = "residential - prescribing"
-Z90 = 1.6448536269514722
+CONTRAST = ("residential", "prescribing")
+Z90, Z50 = 1.6448536269514722, 0.6744897501960817
+SCENARIOS = {"mcar": ("mcar", 1.0), "mar": ("mar", 1.0), "mnar_0.5": ("mnar", 0.5),
+             "mnar_1.0": ("mnar", 1.0)}
+ESTIMANDS = [{"estimand": "level", "wave": 2}, {"estimand": "change", "wave": 2},
+             {"estimand": "modality_contrast", "wave": 2}]
 
 
-def truth_values(sim) -> dict[str, float]:
-    e = sim.truth.estimands
-    e = e[(e.population == "sample") & (e.wave == 2)]
-    lvl = float(e[e.estimand == "level"].value.iloc[0])
-    chg = float(e[e.estimand == "change"].value.iloc[0])
-    con = float(-e[(e.estimand == "modality_contrast")
-                   & (e.contrast == "prescribing - residential")].value.iloc[0])
-    return {"level": lvl, "change": chg, "modality_contrast": con}
+def kappa_eff(sim) -> float:
+    """The simulator's effective kappa (0 unless MNAR)."""
+    st = sim.settings
+    if st["attrition"] != "mnar":
+        return 0.0
+    return float(sim.truth.params["response"]["kappa_at_strength_1"]) * float(st["strength"])
 
 
-def model_rows(table: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
-    t = table[table.wave == 2]
-    out = {}
-    for est, con in (("level", ""), ("change", ""), ("modality_contrast", CONTRAST)):
-        r = t[(t.estimand == est) & (t.contrast == con)].iloc[0]
-        out[est] = (float(r["mean"]), float(r.ci_lb), float(r.ci_ub))
-    return out
+def _keep(table: pd.DataFrame) -> pd.DataFrame:
+    t = table.copy()
+    for col in ("modality", "contrast"):
+        t[col] = t[col].fillna("").astype(str)
+    con = " - ".join(CONTRAST)
+    keep = (t["wave"] == 2) & (
+        ((t["estimand"].isin(["level", "change"])) & (t["contrast"] == "")
+         & (t["modality"] == ""))
+        | ((t["estimand"] == "modality_contrast") & (t["contrast"] == con)))
+    return t[keep].reset_index(drop=True)
 
 
-def complete_case(cohort) -> dict[str, tuple[float, float, float]]:
+def complete_case_fn(cohort, seed, sim) -> pd.DataFrame:
+    """Observed-data means (no model), normal-approximation intervals."""
     y = cohort.matrix(OUTCOME)
     mods = cohort.persons["modality"].to_numpy()
 
-    def mean_se(v):
+    def mean_var(v):
         v = v[~np.isnan(v)]
-        return v.mean(), v.std(ddof=1) / np.sqrt(v.size)
+        return v.mean(), v.var(ddof=1) / v.size
 
-    m0, s0 = mean_se(y[:, 0])
-    m2, s2 = mean_se(y[:, 2])
-    out = {"level": (m2, m2 - Z90 * s2, m2 + Z90 * s2)}
-    c, sc = m2 - m0, np.hypot(s0, s2)
-    out["change"] = (c, c - Z90 * sc, c + Z90 * sc)
+    rows = []
+
+    def add(est, m, var, contrast=""):
+        s = np.sqrt(var)
+        rows.append({"outcome": OUTCOME, "estimand": est, "wave": 2, "modality": "",
+                     "contrast": contrast, "mean": m, "ci_lb": m - Z90 * s,
+                     "ci_ub": m + Z90 * s, "ci50_lb": m - Z50 * s, "ci50_ub": m + Z50 * s})
+
+    m0, v0 = mean_var(y[:, 0])
+    m2, v2 = mean_var(y[:, 2])
+    add("level", m2, v2)
+    add("change", m2 - m0, v0 + v2)
     parts = []
-    for mod in ("residential", "prescribing"):
-        a0, b0 = mean_se(y[mods == mod, 0])
-        a2, b2 = mean_se(y[mods == mod, 2])
-        parts.append((a2 - a0, np.hypot(b0, b2)))
-    d, sd = parts[0][0] - parts[1][0], np.hypot(parts[0][1], parts[1][1])
-    out["modality_contrast"] = (d, d - Z90 * sd, d + Z90 * sd)
+    for mod in CONTRAST:
+        a0, b0 = mean_var(y[mods == mod, 0])
+        a2, b2 = mean_var(y[mods == mod, 2])
+        parts.append((a2 - a0, b0 + b2))
+    add("modality_contrast", parts[0][0] - parts[1][0], parts[0][1] + parts[1][1],
+        " - ".join(CONTRAST))
+    out = pd.DataFrame(rows)
+    out["estimator"] = "complete_case"
     return out
 
 
-def one_replicate(scenario: str, rep: int) -> list[dict]:
-    kind, strength = SCENARIOS[scenario]
-    seed = 1000 * (list(SCENARIOS).index(scenario) + 1) + rep
-    sim = simulate_cohort(seed, attrition=kind, strength=strength, **COHORT)
-    cohort = sim.cohort
-    truth = truth_values(sim)
-    k1 = sim.truth.params["response"]["kappa_at_strength_1"]
-    kappa_eff = k1 * strength if kind == "mnar" else 0.0
-    results: dict[str, dict] = {"complete_case": complete_case(cohort)}
-    secs: dict[str, float] = {"complete_case": 0.0}
-    kappa_post: dict[str, float] = {}
-    base = {"outcome": OUTCOME, "family": "bernoulli", "levels": ("site",), "time": "months",
-            "covariates": COVARIATES}
-    t0 = time.perf_counter()
-    mar = ChangeModel(**base).fit(cohort, random_seed=seed, **SAMPLER)
-    secs["mar"] = time.perf_counter() - t0
-    results["mar"] = model_rows(mar.estimate())
-    t0 = time.perf_counter()
-    pm = sensitivity(mar, [-kappa_eff])
-    secs["pattern_mixture_true"] = time.perf_counter() - t0
-    results["pattern_mixture_true"] = model_rows(pm.table)
-    wrong = max(abs(kappa_eff), 1.0)
-    for name, prior in (("selection_true", (kappa_eff, 0.5)), ("selection_wrong", (wrong, 0.5))):
-        t0 = time.perf_counter()
-        fit = ChangeModel(**base, attrition=Selection(kappa=prior)).fit(
-            cohort, random_seed=seed, **SAMPLER)
-        secs[name] = time.perf_counter() - t0
-        results[name] = model_rows(fit.estimate())
-        kappa_post[name] = float(fit.posterior["kappa"].mean())
-    rows = []
-    for method, est in results.items():
-        for e, (m, lo, hi) in est.items():
-            rows.append({"scenario": scenario, "replicate": rep, "seed": seed,
-                         "method": method, "estimand": e, "truth": truth[e], "mean": m,
-                         "ci_lb": lo, "ci_ub": hi, "covered": lo <= truth[e] <= hi,
-                         "seconds": secs[method], "kappa_eff": kappa_eff,
-                         "kappa_posterior_mean": kappa_post.get(method, np.nan)})
-    return rows
+def _fit(cohort, seed, attrition, sampler_kwargs):
+    from dtors_bayes.change_model import ChangeModel
+
+    model = ChangeModel(OUTCOME, "bernoulli", time="wave", covariates=COVARIATES, levels=(),
+                        attrition=attrition)
+    kw = {**sampler_kwargs, "random_seed": int(seed), "progressbar": False, "cores": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(cohort, **kw)
 
 
-def summarise(df: pd.DataFrame) -> pd.DataFrame:
-    df = df.assign(error=df["mean"] - df["truth"], width=df.ci_ub - df.ci_lb)
-    g = df.groupby(["scenario", "method", "estimand"], sort=False)
-    return g.agg(n=("covered", "size"), coverage=("covered", "mean"), bias=("error", "mean"),
-                 rmse=("error", lambda e: float(np.sqrt(np.mean(e**2)))),
-                 width=("width", "mean")).reset_index()
+def mar_fn(cohort, seed, sim, sampler_kwargs) -> pd.DataFrame:
+    """MAR g-computation and, from the same fit, pattern-mixture at the true delta."""
+    from dtors_bayes.sensitivity import sensitivity
+    from dtors_bayes.studies import estimates_with_intervals
+
+    fit = _fit(cohort, seed, "mar", sampler_kwargs)
+    est = _keep(estimates_with_intervals(fit, contrasts=[CONTRAST]))
+    est["estimator"] = "mar"
+    delta = -kappa_eff(sim)
+    pm90 = sensitivity(fit, [delta], contrasts=[CONTRAST]).table
+    pm50 = sensitivity(fit, [delta], contrasts=[CONTRAST], ci_prob=0.5).table
+    pm = _keep(pm90)
+    pm["ci50_lb"] = _keep(pm50)["ci_lb"].to_numpy()
+    pm["ci50_ub"] = _keep(pm50)["ci_ub"].to_numpy()
+    for col in ("r_hat_max", "divergences", "ess_bulk_min"):
+        pm[col] = est[col].iloc[0]
+    pm["estimator"] = "pattern_mixture_true"
+    return pd.concat([est, pm], ignore_index=True)
 
 
-def write_md(df: pd.DataFrame, path: Path, minutes: float) -> None:
-    s = summarise(df)
-    n_rep = df.groupby("scenario").replicate.nunique().to_dict()
-    mc = {k: 1.96 * np.sqrt(0.9 * 0.1 / max(v, 1)) for k, v in n_rep.items()}
-    lines = [
-        "# Attrition coverage study",
-        "",
-        "`python benchmarks/attrition_coverage.py` (settings in its docstring). Nominal 90% "
-        "equal-tailed intervals; truth = the sample-population value of the simulator "
-        "(mean of true mu over the recruited persons); outcome acquisitive_crime, FU2.",
-        "",
-        "**Reduced run**: n_persons=600, time='months', covariates age/sex/primary_drug/"
-        "referral_route, levels=('site',), 2 chains x 400 draws, a fixed wall-time budget on a "
-        "shared 2-core machine. Replicates per scenario: "
-        + ", ".join(f"{k}: {v}" for k, v in n_rep.items())
-        + f" (the issue asks for >= 50; the Monte Carlo half-width of a 90% coverage at these "
-        f"counts is about +/- {max(mc.values()):.2f}). Treat the coverage column as indicative; "
-        "bias is the more informative column at this replicate count.",
-        "",
-        "| scenario | method | estimand | n | coverage | bias | rmse | mean width |",
-        "|---|---|---|---|---|---|---|---|",
+def selection_fn(cohort, seed, sim, model_kwargs, sampler_kwargs) -> pd.DataFrame:
+    """Selection model with the prior centred on the truth ("true") or wrong-signed."""
+    from dtors_bayes.attrition import Selection
+    from dtors_bayes.studies import estimates_with_intervals
+
+    k = kappa_eff(sim)
+    centre = k if model_kwargs["prior"] == "true" else max(abs(k), 1.0)
+    fit = _fit(cohort, seed, Selection(kappa=(centre, 0.5)), sampler_kwargs)
+    est = _keep(estimates_with_intervals(fit, contrasts=[CONTRAST]))
+    est["estimator"] = f"kappa_mean={float(fit.posterior['kappa'].mean()):.4f}"
+    return est
+
+
+def build(args) -> tuple[list[Scenario], list[Method]]:
+    scen = [Scenario(name, {"n_persons": args.persons, "attrition": kind, "strength": s,
+                            "outcomes": [OUTCOME], "heroin_drives_response": False})
+            for name, (kind, s) in SCENARIOS.items()]
+    samp = {"draws": args.draws, "tune": args.tune, "chains": 2}
+    methods = [
+        Method("complete_case", method_fn=complete_case_fn),
+        Method("mar", method_fn=mar_fn, sampler_kwargs=samp),
+        Method("selection_true", model_kwargs={"prior": "true"}, method_fn=selection_fn,
+               sampler_kwargs=samp),
+        Method("selection_wrong", model_kwargs={"prior": "wrong"}, method_fn=selection_fn,
+               sampler_kwargs=samp),
     ]
-    for r in s.itertuples():
-        lines.append(f"| {r.scenario} | {r.method} | {r.estimand} | {r.n} | {r.coverage:.2f} | "
-                     f"{r.bias:+.4f} | {r.rmse:.4f} | {r.width:.4f} |")
-    kp = df.dropna(subset=["kappa_posterior_mean"]).groupby(["scenario", "method"])
-    kp = kp.agg(kappa_eff=("kappa_eff", "first"), kappa_post=("kappa_posterior_mean", "mean"))
-    lines += ["", "Posterior mean of kappa (averaged over replicates) vs the true kappa_eff:", "",
-              "| scenario | method | kappa_eff | posterior mean |", "|---|---|---|---|"]
-    lines += [f"| {sc} | {me} | {r.kappa_eff:+.2f} | {r.kappa_post:+.2f} |"
-              for (sc, me), r in kp.iterrows()]
-    secs = df.groupby("method").seconds.mean()
-    lines += ["", "Mean seconds per replicate and method: "
-              + ", ".join(f"{k} {v:.1f}" for k, v in secs.items()), ""]
-    path.write_text("\n".join(lines))
+    return scen, methods
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--minutes", type=float, default=30.0)
-    ap.add_argument("--max-replicates", type=int, default=50)
-    ap.add_argument("--out", default="benchmarks/results")
-    a = ap.parse_args()
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    csv = out / "attrition_coverage.csv"
-    rows: list[dict] = []
-    t_end = time.time() + 60 * a.minutes
-    warnings.simplefilter("ignore")
-    for rep in range(a.max_replicates):
-        for sc in SCENARIOS:
-            if time.time() > t_end:
-                break
-            try:
-                rows += one_replicate(sc, rep)
-            except Exception as err:  # keep going; record the failure
-                print(f"{sc} rep {rep} failed: {err!r}", flush=True)
-                continue
-            df = pd.DataFrame(rows)
-            df.to_csv(csv, index=False)
-            write_md(df, out / "attrition_coverage.md", a.minutes)
-            print(f"{sc} rep {rep} done ({len(rows)} rows)", flush=True)
-        if time.time() > t_end:
-            break
+def relabel(res):
+    """Pattern-mixture rows (computed inside the ``mar`` task) become their own method."""
+    t = res.table
+    pm = t["estimator"].astype(str) == "pattern_mixture_true"
+    t.loc[pm, "method"] = "pattern_mixture_true"
+    kap = t["estimator"].astype(str).str.startswith("kappa_mean=")
+    t["kappa_posterior_mean"] = np.where(
+        kap, pd.to_numeric(t["estimator"].astype(str).str.removeprefix("kappa_mean="),
+                           errors="coerce"), np.nan)
+    t.loc[kap, "estimator"] = "g-computation"
+    order = ["complete_case", "mar", "pattern_mixture_true", "selection_true",
+             "selection_wrong"]
+    t["method"] = pd.Categorical(t["method"], order)
+    res.table = t.sort_values(["scenario", "method", "replicate"], kind="stable") \
+        .assign(method=lambda d: d["method"].astype(str)).reset_index(drop=True)
+    return res
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--replicates", type=int, default=50)
+    ap.add_argument("--step", type=int, default=5, help="replicates added per round")
+    ap.add_argument("--persons", type=int, default=400)
+    ap.add_argument("--draws", type=int, default=250)
+    ap.add_argument("--tune", type=int, default=250)
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--scheduler", default=None)
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="start no new round after this many minutes")
+    ap.add_argument("--cached-only", action="store_true")
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    scen, methods = build(args)
+    t0 = time.perf_counter()
+    kw = {"estimands": ESTIMANDS, "cache_dir": args.cache, "seed": args.seed,
+          "name": "attrition", "progress": False}
+    if args.cached_only:
+        res = coverage_study(scen, methods, args.replicates, scheduler="sync", **kw)
+    else:
+        with dask_client(args.scheduler, args.workers) as client:
+            n = 0
+            while n < args.replicates:
+                n = min(args.replicates, n + args.step)
+                res = coverage_study(scen, methods, n, scheduler=client, **kw)
+                print(f"{n} replicates per cell after {time.perf_counter() - t0:.0f} s "
+                      f"(computed {res.n_computed}, cached {res.n_cached})", flush=True)
+                if args.minutes is not None and time.perf_counter() - t0 > 60 * args.minutes:
+                    break
+    res = relabel(res)
+    res.write(args.out)
+    s = res.summary()
+    kap = res.table.groupby(["scenario", "method"])["kappa_posterior_mean"].mean().dropna()
+    pd.set_option("display.width", 200)
+    print(s[["scenario", "method", "estimand", "n_reps", "bias", "bias_mcse", "coverage90",
+             "coverage90_mcse", "width90"]].to_string(index=False, float_format="%.3f"))
+    print("\nmean posterior kappa per cell:\n" + kap.to_string(float_format="%.3f"))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ def _maxrss_mb() -> float:
     return r / 1024 if sys.platform != "darwin" else r / 2**20
 
 
-def stage_fit(n: int, path: Path, draws: int, tune: int, chains: int, seed: int) -> dict:
+def stage_fit(n: int, path: Path, draws: int, tune: int, chains: int, seed: int,
+              cores: int = 2) -> dict:
     """Simulate and fit one cohort size; save the fit (runs in a fresh subprocess)."""
     from dtors_bayes.change_model import ChangeModel
     from dtors_bayes.simulate import simulate_cohort
@@ -57,7 +58,7 @@ def stage_fit(n: int, path: Path, draws: int, tune: int, chains: int, seed: int)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = model.fit(cohort, draws=draws, tune=tune, chains=chains, random_seed=seed,
-                        progressbar=False, cores=1)
+                        progressbar=False, cores=cores)
     t2 = time.perf_counter()
     diag = fit.diagnostics().set_index("check")["value"]
     fit.save(path)
@@ -91,7 +92,7 @@ def run_size(n: int, args: argparse.Namespace, tmp: Path) -> dict:
     path = tmp / f"fit_{n}.nc"
     common = [sys.executable, __file__, "--one", str(n), "--fit-path", str(path),
               "--draws", str(args.draws), "--tune", str(args.tune), "--chains",
-              str(args.chains), "--seed", str(args.seed)]
+              str(args.chains), "--seed", str(args.seed), "--cores", str(args.cores)]
     out: dict = {"n_persons": n}
     for stage in ("fit", "estimands"):
         t0 = time.perf_counter()
@@ -127,7 +128,8 @@ def render(results: list[dict], args: argparse.Namespace, not_run: list[int]) ->
     head = "| " + " | ".join(c[1] for c in COLUMNS) + " |"
     lines = ["# Scaling of the change model", "",
              f"bernoulli `{OUTCOME}`, MAR attrition, `ChangeModel(time='months', levels=('site',"
-             f" 'area'))`; nutpie, {args.chains} chains run sequentially (`cores=1`), "
+             f" 'area'))`; nutpie, {args.chains} chains on "
+             f"`cores={args.cores}` (2: the chains run in parallel), "
              f"{args.tune} tune + {args.draws} draws; 342 sites, 94 areas at every size. "
              "Each stage in a fresh subprocess; peak memory = `ru_maxrss`. ESS/s (fit) = min "
              "bulk ESS of the structural parameters / sampling seconds (compilation "
@@ -169,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tune", type=int, default=300)
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--cores", type=int, default=2, help="chains run in parallel on this many")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per stage")
     ap.add_argument("--merge", action="store_true",
                     help="keep earlier results of sizes not run now (from scaling.json)")
@@ -178,8 +181,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fit-path", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one is not None:
-        res = stage_fit(args.one, args.fit_path, args.draws, args.tune, args.chains,
-                        args.seed) if args.stage == "fit" else stage_estimands(args.fit_path)
+        if args.stage == "fit":
+            res = stage_fit(args.one, args.fit_path, args.draws, args.tune, args.chains,
+                            args.seed, args.cores)
+        else:
+            res = stage_estimands(args.fit_path)
         print(json.dumps(res))
         return
     args.load_start = os.getloadavg()[0]

@@ -64,7 +64,18 @@ each with ``M`` independent weight draws ``w_sm``; ``g_sm`` the estimand. By the
 variance ``Var(g) = E_theta[Var_w(g | theta)] + Var_theta(E_w[g | theta])``; the first term
 (weights) is estimated by the mean within-draw variance ``W`` and the second (model
 parameters) by the between-draw variance of the draw means minus ``W / M`` (one-way ANOVA,
-unbiased), truncated at zero. Shares are each over their sum.
+unbiased), truncated at zero.
+
+Two further sources are added the same way, each as a within-``theta`` variance over ``M``
+draws of that source alone (weights held at draw ``w_s1``): *imputation*, the variance the
+completed-data estimator ``sum_i w_i y~_it / sum_i w_i`` (observed values, and
+posterior-predictive draws ``y~ ~ p(y | theta_s)`` for the missing cells) carries beyond the
+g-computation one, ``sum_{i missing} w_i^2 Var(y_it | theta_s) / (sum w)^2`` (levels and
+changes; ``Var(y | theta)`` estimated from ``M`` simulated values per cell); and *MNAR*, the
+variance over a normal prior on the pattern-mixture shift ``delta`` of the non-responders'
+link-scale predictions (:func:`dtors_bayes.sensitivity.sensitivity`), when ``mnar_prior`` is
+given. Sources are treated as additive (no interaction terms): shares are each component
+over the sum of the components.
 """
 
 from __future__ import annotations
@@ -669,19 +680,44 @@ def largest_weights(persons: pd.DataFrame, w: np.ndarray, k: int = 10,
 
 def variance_decomposition(fit: Fit, cohort: Cohort | None = None, *, n_param_draws: int = 100,
                            n_weight_draws: int = 8, seed: int | None = DEFAULT_SEED,
-                           trim: float | None = DEFAULT_TRIM) -> pd.DataFrame:
-    """Share of each estimand's posterior variance from model parameters vs weights.
+                           trim: float | None = DEFAULT_TRIM, imputation: bool = True,
+                           mnar_prior: tuple[float, float] | None = None) -> pd.DataFrame:
+    """Share of each estimand's posterior variance from model parameters, weights,
+    imputation of missing interviews and (optionally) the MNAR assumption.
 
     Two-level design (module notes): ``n_param_draws`` posterior draws, each combined with
-    ``n_weight_draws`` calibration weight draws; one-way ANOVA by the law of total variance.
+    ``n_weight_draws`` draws of each other source; one-way ANOVA by the law of total variance.
+
+    Parameters
+    ----------
+    fit : Fit
+    cohort : Cohort, optional
+        Defaults to ``fit.cohort``.
+    n_param_draws, n_weight_draws : int
+        ``S`` posterior draws and ``M >= 2`` draws of each source per posterior draw.
+    seed : int, optional
+    trim : float, optional
+        Weight trimming, as :func:`weight_draws`.
+    imputation : bool
+        Add the imputation component (levels and changes; NaN for other estimands).
+    mnar_prior : (mean, sd), optional
+        Normal prior of the pattern-mixture shift ``delta`` (link scale) of the predictions
+        for persons not interviewed; adds the MNAR component.
 
     Returns
     -------
     DataFrame
         ``estimand, wave, modality, contrast, var_total, var_model, var_weights,
-        share_model, share_weights`` (shares of ``var_model + var_weights``).
+        var_imputation, var_mnar, share_model, share_weights, share_imputation, share_mnar``
+        (``var_total``: the variance of the weights design's draws; shares over the sum of
+        the components present; absent components are 0).
     """
-    from dtors_bayes.estimands import WeightSpec, draws_of_estimands, stack_draws
+    from dtors_bayes.estimands import (
+        WeightSpec,
+        assemble_estimands,
+        draws_of_estimands,
+        stack_draws,
+    )
 
     cohort = cohort if cohort is not None else fit.cohort
     if cohort is None:
@@ -693,34 +729,98 @@ def variance_decomposition(fit: Fit, cohort: Cohort | None = None, *, n_param_dr
     M = int(n_weight_draws)
     if M < 2:
         raise ValueError("n_weight_draws must be at least 2")
+    if mnar_prior is not None:
+        try:
+            d_mean, d_sd = (float(v) for v in mnar_prior)
+        except (TypeError, ValueError):
+            raise FitError(f"mnar_prior={mnar_prior!r}: expected (mean, sd) of a normal "
+                           "delta on the link scale") from None
+        if d_sd < 0:
+            raise FitError(f"mnar_prior sd must be >= 0; got {d_sd}")
     pick = np.sort(rng.choice(total, S, replace=False))
     rep = {k: np.repeat(v[pick], M, axis=0) for k, v in params.items()}
     W = weight_draws(cohort, S * M, seed=int(rng.integers(2**31)), trim=trim,
                      person_ids=fit.design.person_ids)
     spec = WeightSpec(W, "propagated", "target")
     draws = draws_of_estimands(fit.model, fit.design, rep, spec, contrast_pairs=[])
+    W1 = np.repeat(W[::M], M, axis=0)  # weights held at the first draw of each theta
+    extra: dict[str, dict] = {}
+    if mnar_prior is not None:
+        from dtors_bayes.sensitivity import _level_arrays
+
+        spec1 = WeightSpec(W1, "propagated", "target")
+        shift = rng.normal(d_mean, d_sd, size=S * M)
+        _, _, level, own, adj = _level_arrays(fit, rep, spec1, [shift], None, 128 * 2**20)
+        extra["mnar"] = {k: np.asarray(v).reshape(S, M).var(axis=1, ddof=1).mean()
+                         for k, v in assemble_estimands(fit.model, fit.design, level[0, 0],
+                                                        own[0, 0], adj[0, 0], spec1,
+                                                        []).items()}
+    if imputation:
+        extra["imputation"] = _imputation_variance(fit, {k: v[pick] for k, v in params.items()},
+                                                   W[::M], M, rng)
     rows = []
-    for (est, wl, mod, con), g in draws.items():
+    for key, g in draws.items():
+        est, wl, mod, con = key
         g = np.asarray(g).reshape(S, M)
         if not np.isfinite(g).all():
             continue
         within = float(g.var(axis=1, ddof=1).mean())
         between = float(max(g.mean(axis=1).var(ddof=1) - within / M, 0.0))
-        tot = within + between
-        rows.append({"estimand": est, "wave": wl, "modality": mod, "contrast": con,
-                     "var_total": float(g.var(ddof=1)), "var_model": between,
-                     "var_weights": within,
-                     "share_model": between / tot if tot > 0 else np.nan,
-                     "share_weights": within / tot if tot > 0 else np.nan})
+        comp = {"model": between, "weights": within}
+        for name in ("imputation", "mnar"):
+            v = extra.get(name, {}).get(key, 0.0 if name not in extra else np.nan)
+            comp[name] = float(v)
+        tot = sum(v for v in comp.values() if np.isfinite(v))
+        rec = {"estimand": est, "wave": wl, "modality": mod, "contrast": con,
+               "var_total": float(g.var(ddof=1))}
+        rec.update({f"var_{k}": v for k, v in comp.items()})
+        rec.update({f"share_{k}": (v / tot if tot > 0 and np.isfinite(v) else np.nan)
+                    for k, v in comp.items()})
+        rows.append(rec)
     out = pd.DataFrame(rows)
     out.attrs.update({"n_param_draws": S, "n_weight_draws": M, "outcome": fit.outcome,
+                      "mnar_prior": None if mnar_prior is None else [d_mean, d_sd],
                       "method": "two-level design, law of total variance (one-way ANOVA)"})
+    return out
+
+
+def _imputation_variance(fit: Fit, params: dict, weights: np.ndarray, k: int,
+                         rng: np.random.Generator) -> dict:
+    """``E_theta[sum_{i mis} w_i^2 Var(y_it | theta)] / (sum w)^2`` for levels and changes."""
+    from dtors_bayes.change_model import linear_predictor
+
+    model, design = fit.model, fit.design
+    fam = model.family_obj
+    y = design.y
+    mis = np.isnan(y)
+    basis = model.basis(design)
+    n_t = y.shape[1]
+    var_t = np.zeros(n_t)
+    for j in range(n_t):
+        p_idx = np.flatnonzero(mis[:, j])
+        if not p_idx.size:
+            continue
+        cells = design.cells(basis, p_idx, np.full(p_idx.size, j))
+        etas = {part: linear_predictor(params, cells, prefix=pre,
+                                       by_time=model.modality_by_time)
+                for part, pre in zip(fam.parts, ("", "pos_"), strict=False)}
+        aux = {a: params[a][:, None] for a in fam.aux}
+        sims = np.stack([fam.simulate(rng, etas, aux, design.trials) for _ in range(k)])
+        v_cell = sims.var(axis=0, ddof=1)  # (S, n_mis)
+        w = weights[:, p_idx]
+        var_t[j] = float(((w**2 * v_cell).sum(axis=1) / weights.sum(axis=1) ** 2).mean())
+    out = {}
+    for j, wl in enumerate(design.waves):
+        out[("level", int(wl), "", "")] = var_t[j]
+        if j > 0:
+            out[("change", int(wl), "", "")] = var_t[j] + var_t[0]
     return out
 
 
 def plot_variance_decomposition(table: pd.DataFrame, ax: Any = None, *,
                                 estimands: Sequence[str] = ("level", "change")):
-    """Horizontal stacked bars: share of variance from model parameters and from weights."""
+    """Horizontal stacked bars: share of variance from each source (model parameters, weights,
+    imputation, MNAR assumption; components absent from ``table`` are skipped)."""
     import matplotlib.pyplot as plt
 
     t = table[table["estimand"].isin(estimands) & (table["modality"] == "")]
@@ -728,12 +828,20 @@ def plot_variance_decomposition(table: pd.DataFrame, ax: Any = None, *,
         _, ax = plt.subplots(figsize=(6, 0.4 * len(t) + 1.6))
     labels = [f"{e} wave {w}" for e, w in zip(t["estimand"], t["wave"], strict=True)]
     y = np.arange(len(t))
-    ax.barh(y, t["share_model"], color="#4c72b0", label="model parameters")
-    ax.barh(y, t["share_weights"], left=t["share_model"], color="#dd8452", label="weights")
+    left = np.zeros(len(t))
+    for col, colour, label in (("share_model", "#4c72b0", "model parameters"),
+                               ("share_weights", "#dd8452", "weights"),
+                               ("share_imputation", "#55a868", "imputation"),
+                               ("share_mnar", "#c44e52", "MNAR assumption")):
+        if col not in t or not np.nansum(t[col]):
+            continue
+        v = np.nan_to_num(t[col].to_numpy(dtype=float))
+        ax.barh(y, v, left=left, color=colour, label=label)
+        left = left + v
     ax.set_yticks(y, labels)
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of posterior variance")
     ax.set_title(f"{table.attrs.get('outcome', '')}: variance decomposition")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize="small",
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4, fontsize="small",
               frameon=False)
     return ax

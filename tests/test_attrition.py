@@ -4,6 +4,7 @@ enumeration, the kappa = 0 reduction to MAR, propensities and the errors users m
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -255,3 +256,14 @@ def test_tiny_selection_fit_end_to_end():
     assert imp.value.isin([0.0, 1.0]).all()
     p = response_propensity_draws(fit)
     assert p.shape[1:] == fit.design.y.shape
+
+
+def test_selection_warns_on_months_basis_with_spread_interviews():
+    d = design()  # wave-1 interviews at months 3.5, 4.6 and 9 around the nominal 4
+    with pytest.warns(UserWarning, match="Prefer time='wave'"):
+        ChangeModel("y", "bernoulli", levels=(), time="months",
+                    attrition=Selection(kappa=(0.0, 0.5))).build(d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ChangeModel("y", "bernoulli", levels=(), time="wave",
+                    attrition=Selection(kappa=(0.0, 0.5))).build(d)
