@@ -155,6 +155,19 @@ def render(results: list[dict], args: argparse.Namespace, not_run: list[int]) ->
                        ("estimands_s", "estimands time"),
                        ("estimands_maxrss_mb", "estimands peak memory")):
         lines.append(f"- {label}: {slope(ns, [r[key] for r in ok]):.2f}")
+    big = [r for r in ok if r["n_persons"] == max(SIZES)]
+    if big:
+        r = big[0]
+        total = r["fit_wall_s"] + r["estimands_s"]
+        peak = max(r["fit_maxrss_mb"], r["estimands_maxrss_mb"]) / 1024
+        lines += ["", f"Target at {r['n_persons']:,} persons (fit + estimands < 15 min, peak "
+                  f"< 8 GiB on 2 cores): {total / 60:.1f} min, peak {peak:.2f} GiB -> "
+                  f"{'met' if total < 900 and peak < 8 else 'NOT met'} for wall time and "
+                  f"memory. Min bulk ESS of the structural parameters {r['ess_bulk_min']:.0f} "
+                  f"(max R-hat {r['r_hat_max']:.3f}) at {args.chains} x {args.draws} draws: "
+                  "the group-level sigmas mix slowly, so longer chains (and proportionally "
+                  "more time) are needed before their intervals are trusted; the estimands' "
+                  f"min ESS is {r['estimands_ess_bulk_min']:.0f}."]
     if not_run:
         lines += ["", "To run the remaining sizes:", "",
                   f"    python benchmarks/scaling.py --run {' '.join(map(str, not_run))} "
