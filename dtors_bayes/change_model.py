@@ -304,7 +304,7 @@ class ChangeModel:
     def fit(self, cohort, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
             random_seed: int | None = None, sampler: str = "nutpie",
             progressbar: bool = True, target_accept: float | None = None,
-            cores: int | None = None, nuts: dict | None = None):
+            cores: int | None = None, nuts: dict | None = None, backend: str = "numba"):
         """Sample the posterior and return a :class:`~dtors_bayes.fit.Fit`.
 
         Parameters
@@ -325,6 +325,9 @@ class ChangeModel:
             Chains run in parallel on this many cores (default: all).
         nuts : dict, optional
             Further sampler options, e.g. ``{"adaptation": "low_rank"}`` for nutpie.
+        backend : {"numba", "jax"}
+            nutpie's compiler; ``"jax"`` needs the ``jax`` extra and compiles much faster
+            (useful for many small fits, e.g. coverage studies).
 
         Returns
         -------
@@ -339,11 +342,12 @@ class ChangeModel:
         tree, seconds = sample_model(model, draws=draws, tune=tune, chains=chains,
                                      random_seed=random_seed, sampler=sampler,
                                      progressbar=progressbar, target_accept=target_accept,
-                                     cores=cores, nuts=nuts)
+                                     cores=cores, nuts=nuts, backend=backend)
         fit = Fit.from_sampling(self, design, tree, cohort=cohort, seconds=seconds,
                                 settings={"draws": draws, "tune": tune, "chains": chains,
                                           "random_seed": random_seed, "sampler": sampler,
-                                          "target_accept": target_accept, "nuts": nuts or {}})
+                                          "target_accept": target_accept, "nuts": nuts or {},
+                                          "backend": backend})
         fit.warn_if_trouble()
         return fit
 

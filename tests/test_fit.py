@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import dtors_bayes as db
+from dtors_bayes.exceptions import FitError
 from dtors_bayes.testing import TINY_SAMPLER, tiny_cohort, tiny_frames
 
 pytestmark = pytest.mark.integration
@@ -112,3 +113,22 @@ def test_cohort_without_sites_or_modality_fits():
                                                                      **TINY_SAMPLER)
     est = fit.estimate()
     assert set(est.estimand) == {"level", "change", "ratio"}
+
+
+def test_sampler_backend_errors_name_the_argument():
+    import importlib.util
+
+    import pymc as pm
+
+    from dtors_bayes.fit import sample_model
+
+    with pm.Model() as m:
+        pm.Normal("x")
+    with pytest.raises(FitError, match="backend='cuda'; allowed: 'numba', 'jax'"):
+        sample_model(m, draws=5, tune=5, chains=1, random_seed=0, backend="cuda")
+    with pytest.raises(FitError, match="selects nutpie's compiler; sampler='pymc'"):
+        sample_model(m, draws=5, tune=5, chains=1, random_seed=0, sampler="pymc",
+                     backend="jax")
+    if importlib.util.find_spec("jax") is None:
+        with pytest.raises(FitError, match=r"pip install -e '\.\[jax\]'"):
+            sample_model(m, draws=5, tune=5, chains=1, random_seed=0, backend="jax")
