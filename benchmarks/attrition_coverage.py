@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     kw = {"estimands": ESTIMANDS, "cache_dir": args.cache, "seed": args.seed,
           "name": "attrition", "progress": False}
     if args.cached_only:
-        res = coverage_study(scen, methods, args.replicates, scheduler="sync", **kw)
+        res = coverage_study(scen, methods, args.replicates, only_cached=True, **kw)
     else:
         with dask_client(args.scheduler, args.workers) as client:
             n = 0

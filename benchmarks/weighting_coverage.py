@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
           "population": "target", "name": "weighting", "progress": False}
     t0 = time.perf_counter()
     if args.cached_only:
-        res = coverage_study(scen, methods, args.replicates, scheduler="sync", **kw)
+        res = coverage_study(scen, methods, args.replicates, only_cached=True, **kw)
     else:
         with dask_client(args.scheduler, args.workers) as client:
             n = 0

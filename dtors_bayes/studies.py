@@ -720,6 +720,7 @@ def coverage_study(
     seed: int = 0,
     progress: bool = True,
     name: str = "",
+    only_cached: bool = False,
 ) -> StudyResult:
     """Frequentist coverage of methods' intervals over replicate simulated cohorts.
 
@@ -750,6 +751,8 @@ def coverage_study(
         Progress bar over completed tasks.
     name : str
         Label written with the results.
+    only_cached : bool
+        Compute nothing: summarise the tasks the cache holds (a running study's progress).
 
     Returns
     -------
@@ -772,7 +775,7 @@ def coverage_study(
                     if cache is not None else None
                 tasks.append(Task(key, _replicate_task, (sc, me, r, int(seed)), path))
     ex = execute(tasks, scheduler=scheduler, n_workers=n_workers, progress=progress,
-                 desc="coverage study")
+                 desc="coverage study", only_cached=only_cached)
     frames = [f for f in ex.frames if len(f)]
     raw = pd.concat(frames, ignore_index=True) if frames else \
         pd.DataFrame(columns=RESULT_COLUMNS)

@@ -275,5 +275,8 @@ def test_resume_recomputes_only_the_missing_replicate(tmp_path):
     pd.testing.assert_frame_equal(again.table.drop(columns="seconds"),
                                   first.table.drop(columns="seconds"))
     # more replicates later: only the new one runs; another seed: a fresh set
+    # only_cached summarises what is there and computes nothing
+    peek = coverage_study([sc], [me], 6, **kw, only_cached=True)
+    assert peek.n_computed == 0 and peek.n_cached == 3 and peek.table["replicate"].nunique() == 3
     assert coverage_study([sc], [me], 4, **kw).n_computed == 1
     assert coverage_study([sc], [me], 1, **{**kw, "seed": 2}).n_computed == 1
