@@ -41,15 +41,14 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from study_cli import study_parser
 
-from dtors_bayes.studies import Method, Scenario, coverage_study, dask_client
+from dtors_bayes.studies import Method, Scenario, coverage_study_in_rounds
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "attrition_coverage"
@@ -197,40 +196,15 @@ def relabel(res):
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--replicates", type=int, default=50)
-    ap.add_argument("--step", type=int, default=5, help="replicates added per round")
-    ap.add_argument("--persons", type=int, default=300)
-    ap.add_argument("--draws", type=int, default=150)
-    ap.add_argument("--tune", type=int, default=150)
-    ap.add_argument("--backend", default="jax", choices=["jax", "numba"],
-                    help="nutpie compiler; jax (the jax extra) compiles these small models "
-                         "~10x faster than numba, and compilation dominates each task")
-    ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--scheduler", default=None)
-    ap.add_argument("--minutes", type=float, default=None,
-                    help="start no new round after this many minutes")
-    ap.add_argument("--cached-only", action="store_true")
-    ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--cache", type=Path, default=CACHE)
-    ap.add_argument("--seed", type=int, default=0)
+    ap = study_parser(__doc__.splitlines()[0], persons=300, out=OUT, cache=CACHE)
     args = ap.parse_args(argv)
     scen, methods = build(args)
-    t0 = time.perf_counter()
     kw = {"estimands": ESTIMANDS, "cache_dir": args.cache, "seed": args.seed,
           "name": "attrition", "progress": False}
-    if args.cached_only:
-        res = coverage_study(scen, methods, args.replicates, only_cached=True, **kw)
-    else:
-        with dask_client(args.scheduler, args.workers) as client:
-            n = 0
-            while n < args.replicates:
-                n = min(args.replicates, n + args.step)
-                res = coverage_study(scen, methods, n, scheduler=client, **kw)
-                print(f"{n} replicates per cell after {time.perf_counter() - t0:.0f} s "
-                      f"(computed {res.n_computed}, cached {res.n_cached})", flush=True)
-                if args.minutes is not None and time.perf_counter() - t0 > 60 * args.minutes:
-                    break
+    res = coverage_study_in_rounds(scen, methods, args.replicates, step=args.step,
+                                   minutes=args.minutes, scheduler=args.scheduler,
+                                   n_workers=args.workers, only_cached=args.cached_only,
+                                   **kw)
     res = relabel(res)
     res.write(args.out)
     s = res.summary()

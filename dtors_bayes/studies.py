@@ -48,6 +48,7 @@ __all__ = [
     "Task",
     "cohort_kwargs",
     "coverage_study",
+    "coverage_study_in_rounds",
     "dask_client",
     "default_n_workers",
     "estimates_with_intervals",
@@ -793,6 +794,47 @@ def coverage_study(
                 "seed": int(seed), "population": population}
     return StudyResult(table, population, ex.n_computed, ex.n_cached, ex.failures,
                        json.loads(json.dumps(settings, default=_json_default)))
+
+
+def coverage_study_in_rounds(
+    scenarios: Sequence[Scenario],
+    methods: Sequence[Method],
+    replicates: int,
+    *,
+    step: int = 5,
+    minutes: float | None = None,
+    scheduler: Any = None,
+    n_workers: int | None = None,
+    only_cached: bool = False,
+    echo: Callable[[str], Any] | None = print,
+    **kwargs: Any,
+) -> StudyResult:
+    """:func:`coverage_study` grown ``step`` replicates at a time over every cell.
+
+    One Dask cluster serves every round; the cache makes each round compute only its new
+    replicates, so a run stopped by ``minutes`` (checked between rounds) or killed leaves
+    (nearly) equal replicate counts in every (scenario, method) cell. ``only_cached=True``
+    returns what the cache holds for ``replicates`` without computing. Other keyword
+    arguments go to :func:`coverage_study`.
+    """
+    if only_cached:
+        return coverage_study(scenarios, methods, replicates, only_cached=True, **kwargs)
+    if step < 1:
+        raise ValueError(f"step must be >= 1; got {step}")
+    t0 = time.perf_counter()
+    clients = contextlib.nullcontext("sync") if scheduler == "sync" else \
+        dask_client(scheduler, n_workers)
+    with clients as client:
+        n = 0
+        while True:
+            n = min(int(replicates), n + int(step))
+            res = coverage_study(scenarios, methods, n, scheduler=client, **kwargs)
+            if echo is not None:
+                echo(f"{n} replicates per cell after {time.perf_counter() - t0:.0f} s "
+                     f"(computed {res.n_computed}, cached {res.n_cached})")
+            if n >= replicates or (minutes is not None
+                                   and time.perf_counter() - t0 > 60 * minutes):
+                return res
 
 
 def _order(scenarios: list[str], methods: list[str], column: str) -> Callable[[Any], Any]:

@@ -21,6 +21,7 @@ from dtors_bayes.studies import (
     add_coverage_columns,
     cohort_kwargs,
     coverage_study,
+    coverage_study_in_rounds,
     join_truth,
     read_study_file,
     replicate_seeds,
@@ -280,3 +281,23 @@ def test_resume_recomputes_only_the_missing_replicate(tmp_path):
     assert peek.n_computed == 0 and peek.n_cached == 3 and peek.table["replicate"].nunique() == 3
     assert coverage_study([sc], [me], 4, **kw).n_computed == 1
     assert coverage_study([sc], [me], 1, **{**kw, "seed": 2}).n_computed == 1
+
+
+def test_rounds_grow_every_cell_equally_and_stop_at_the_target(tmp_path):
+    sc = [Scenario(n, {"n_persons": 150, "n_sites": 20, "n_areas": 5, "outcomes": [OUTCOME],
+                       "population_size": 3000, "n_population_areas": 10}) for n in "ab"]
+    me = Method("oracle", method_fn=oracle)
+    said: list[str] = []
+    res = coverage_study_in_rounds(sc, [me], 5, step=2, scheduler="sync", echo=said.append,
+                                   estimands=[(OUTCOME, "level")], cache_dir=tmp_path,
+                                   seed=1, progress=False)
+    assert [m.split(" ")[0] for m in said] == ["2", "4", "5"]
+    assert res.n_computed == 2 and res.n_cached == 8  # the last round: one new per cell
+    assert res.table.groupby("scenario")["replicate"].nunique().tolist() == [5, 5]
+    # a time box of 0 minutes stops after the first round
+    res0 = coverage_study_in_rounds(sc, [me], 9, step=3, minutes=0, scheduler="sync",
+                                    echo=None, estimands=[(OUTCOME, "level")],
+                                    cache_dir=tmp_path, seed=1, progress=False)
+    assert res0.table.groupby("scenario")["replicate"].nunique().tolist() == [3, 3]
+    with pytest.raises(ValueError, match="step must be >= 1"):
+        coverage_study_in_rounds(sc, [me], 2, step=0, scheduler="sync")
