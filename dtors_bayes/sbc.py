@@ -43,8 +43,8 @@ from dtors_bayes.studies import (
     _safe,
     cohort_kwargs,
     execute,
-    markdown_table,
     settings_hash,
+    write_study_outputs,
 )
 
 __all__ = [
@@ -377,29 +377,22 @@ class SBCResult:
 
     def write(self, out_dir: str | Path, prefix: str | None = None) -> list[Path]:
         """Write ``{prefix}ranks.csv``, ``summary.csv``, ``summary.md`` and ``ecdf.png``."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
         fam = "_".join(sorted(self.ranks["family"].unique())) if len(self.ranks) else "sbc"
         pre = prefix if prefix is not None else f"{fam}_"
-        paths = [out / f"{pre}ranks.csv", out / f"{pre}summary.csv",
-                 out / f"{pre}summary.md", out / f"{pre}ecdf.png"]
-        self.ranks.to_csv(paths[0], index=False)
         s = self.summary()
-        s.to_csv(paths[1], index=False)
         st = self.settings
-        lines = [f"# SBC: {fam}", "",
-                 f"{st.get('n_sims')} simulations; design: {st.get('n_persons')} persons "
-                 f"(simulated cohort, seed {st.get('design_seed')}); model "
-                 f"{st.get('model')}; sampler {st.get('sampler')} draws {st.get('draws')} "
-                 f"tune {st.get('tune')} chains {st.get('chains')}; ranks after thinning each "
-                 "quantity to about its bulk ESS; randomised PIT; chi-square over bins; band: "
-                 "simultaneous 95% ECDF band.",
-                 f"Tasks computed {self.n_computed}, cached {self.n_cached}, failed "
-                 f"{len(self.failures)}.", ""]
-        lines.append(markdown_table(s) if len(s) else "(no rows)")
-        paths[2].write_text("\n".join(lines) + "\n")
-        self.plot().savefig(paths[3], dpi=110)
-        return paths
+        head = [f"# SBC: {fam}", "",
+                f"{st.get('n_sims')} simulations; design: {st.get('n_persons')} persons "
+                f"(simulated cohort, seed {st.get('design_seed')}); model "
+                f"{st.get('model')}; sampler {st.get('sampler')} draws {st.get('draws')} "
+                f"tune {st.get('tune')} chains {st.get('chains')}; ranks after thinning each "
+                "quantity to about its bulk ESS; randomised PIT; chi-square over bins; band: "
+                "simultaneous 95% ECDF band.",
+                f"Tasks computed {self.n_computed}, cached {self.n_cached}, failed "
+                f"{len(self.failures)}.", ""]
+        return write_study_outputs(out_dir, [f"{pre}{n}" for n in ("ranks.csv", "summary.csv",
+                                                                   "summary.md", "ecdf.png")],
+                                   self.ranks, s, s, head, [], self.plot)
 
 
 def sbc_study(

@@ -682,29 +682,42 @@ class StudyResult:
 
     def write(self, out_dir: str | Path) -> list[Path]:
         """Write ``table.csv``, ``summary.csv``, ``summary.md`` and ``coverage.png``."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = [out / "table.csv", out / "summary.csv", out / "summary.md",
-                 out / "coverage.png"]
-        self.table.to_csv(paths[0], index=False)
         s = self.summary()
-        s.to_csv(paths[1], index=False)
         st = self.settings
-        lines = [f"# Coverage study{': ' + st['name'] if st.get('name') else ''}", "",
-                 f"Truth: `{self.population}` population. Intervals: 90% and 50% "
-                 "equal-tailed. MCSE of coverage = sqrt(p(1-p)/n); of bias = sd(error)/sqrt(n).",
-                 f"Replicates: {st.get('replicates')}; seed {st.get('seed')}; tasks computed "
-                 f"{self.n_computed}, cached {self.n_cached}, failed {len(self.failures)}.", ""]
+        head = [f"# Coverage study{': ' + st['name'] if st.get('name') else ''}", "",
+                f"Truth: `{self.population}` population. Intervals: 90% and 50% "
+                "equal-tailed. MCSE of coverage = sqrt(p(1-p)/n); of bias = sd(error)/sqrt(n).",
+                f"Replicates: {st.get('replicates')}; seed {st.get('seed')}; tasks computed "
+                f"{self.n_computed}, cached {self.n_cached}, failed {len(self.failures)}.", ""]
         cols = [c for c in ["scenario", "method", "outcome", "estimand", "wave", "modality",
                             "contrast", "n_reps", "truth", "bias", "rmse", "coverage90",
                             "coverage90_mcse", "coverage50", "coverage50_mcse", "width90",
                             "r_hat_max", "n_divergent_reps"] if c in s]
-        lines.append(markdown_table(s[cols]) if len(s) else "(no rows)")
-        if self.failures:
-            lines += ["", "## Failed tasks", ""] + [f"- `{k}`: {e}" for k, e in self.failures]
-        paths[2].write_text("\n".join(lines) + "\n")
-        self.plot().savefig(paths[3], dpi=110)
-        return paths
+        tail = (["", "## Failed tasks", ""] + [f"- `{k}`: {e}" for k, e in self.failures]
+                if self.failures else [])
+        return write_study_outputs(out_dir, ["table.csv", "summary.csv", "summary.md",
+                                             "coverage.png"], self.table, s, s[cols],
+                                   head, tail, self.plot)
+
+
+def write_study_outputs(out_dir: str | Path, names: Sequence[str], table: pd.DataFrame,
+                        summary: pd.DataFrame, shown: pd.DataFrame, head: list[str],
+                        tail: list[str], plot: Callable[[], Any]) -> list[Path]:
+    """The four files of a study: rows CSV, summary CSV, summary Markdown and a figure.
+
+    ``names`` are the four file names; the Markdown is ``head``, ``shown`` as a pipe table,
+    then ``tail``; ``plot()`` returns the figure (saved at 110 dpi). Shared by coverage
+    studies and SBC.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / n for n in names]
+    table.to_csv(paths[0], index=False)
+    summary.to_csv(paths[1], index=False)
+    lines = [*head, markdown_table(shown) if len(shown) else "(no rows)", *tail]
+    paths[2].write_text("\n".join(lines) + "\n")
+    plot().savefig(paths[3], dpi=110)
+    return paths
 
 
 # ---------------------------------------------------------------------------- the study
