@@ -19,17 +19,20 @@ the standardised person effect ``u~_i`` of the outcome model. Priors: ``alpha_t 
 N(logit(observed rate), 1.5)``, ``gamma, rho ~ N(0, 1)``, ``rho_miss ~ N(0, 1.5)``,
 ``sigma ~ HalfN(0.5)``, ``lambda ~ N(0, 1)``. Parameter names start with ``r_``.
 
-*Attempted.* DTORS attempted the second follow-up only among on-time first-follow-up
-responders, and re-interviewed some first-follow-up non-responders once, late, recorded as
-wave-1 interviews with their true months. The rule (``attempted="auto"``): when the cohort
-is *monotone* (nobody interviewed at a follow-up who was not interviewed at the previous
-wave), wave ``t >= 2`` is attempted for persons interviewed at ``t - 1`` whose months at
-``t - 1`` do not exceed the latest months at ``t - 1`` among persons interviewed at ``t``
-(this drops the late single follow-ups, whose months lie after the on-time window);
-otherwise (intermittent patterns) every follow-up is attempted for everyone. The first
-follow-up is attempted for everyone; its response ``r_i1`` is "interviewed at wave 1, on
-time or late" (one binary response: the late interview is a second chance at the same
-stage). ``attempted="all"`` or a boolean (person x wave) array override the rule.
+*Stages and attempts.* DTORS attempted the second follow-up only among on-time
+first-follow-up responders, and re-interviewed some first-follow-up non-responders once,
+late (6-12 months), recorded as wave-1 interviews with their true months. Late interviews
+are found from the months of *all* a wave's interviews (``Design.late``: the first gap of at
+least half a month after the nominal months; :func:`dtors_bayes.design.on_time_limits`). Each
+follow-up wave is a stage ``t`` (response: interviewed on time); a wave with late interviews
+also has a late stage ``t_late`` with its own intercept, attempted among the persons
+attempted at ``t`` but not seen on time (response: seen late). The rule
+(``attempted="auto"``): the first follow-up for everyone; in a *monotone* cohort (nobody
+interviewed at a follow-up who was not interviewed at the previous wave) wave ``t >= 2`` for
+the persons seen on time at ``t - 1`` (plus those seen late there, if any of them was seen at
+``t``); otherwise (intermittent patterns) every follow-up for everyone. The window never
+depends on who was seen at ``t`` (that would condition the risk set on the response).
+``attempted="all"`` or a boolean (person x wave) array override the rule.
 
 Selection model
 ---------------
@@ -49,18 +52,21 @@ family the integral is a finite sum, marginalised exactly:
     \log p(r_{it}) = \operatorname{logsumexp}_{v=0}^{n}\big[\log p(y = v \mid \eta_{it})
         + \log P(r_{it} \mid y = v)\big]
 
-(``pm.Potential("y_missing_marginal")``). Continuous families (gaussian, student_t) get a
-latent value per missing cell (``y_missing``, prior: the outcome distribution) and the
-response term at it. Observed cells add ``log P(r = 1 | y_obs)``. With ``kappa = 0`` the
-sum is ``log P(r_it)`` for every cell, free of the outcome parameters, so the outcome part
-of the posterior is the MAR posterior. Supported families: bernoulli, binomial,
+(``pm.Potential("y_missing_marginal")``). A non-responder's outcome is evaluated over the
+months they would have been interviewed at, a quadrature of the stage's interview months
+(:func:`missing_cell_months`), so the model is a proper joint density of ``(r, y)`` with
+``time="months"`` too. Continuous families (gaussian, student_t) get a latent value per
+missing cell (``y_missing``, prior: the outcome distribution, a mixture over the months
+nodes when they differ) and the response term at it. Observed cells add
+``log P(r = 1 | y_obs)``. With ``kappa = 0`` the sum is ``log P(r_it)`` for every cell, free
+of the outcome parameters, so the outcome part of the posterior is the MAR posterior. Supported families: bernoulli, binomial,
 beta_binomial, gaussian, student_t.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -83,18 +89,28 @@ SELECTION_FAMILIES = {
 class ResponseLayout:
     """The attempted follow-up cells of a design and their response-model data.
 
+    One cell per person and *stage*: a stage is a follow-up wave's on-time attempt, or its
+    late second chance (DTORS's single follow-ups at 6-12 months), which is a stage of its
+    own, attempted among that wave's on-time non-responders (see :func:`response_layout`).
+
     Attributes
     ----------
     person, wave : ndarray of int (n_cell,)
-        Person and design-wave position of each attempted follow-up cell.
+        Person and design-wave position of each attempted cell (a late-stage cell shares the
+        wave of its on-time stage).
     stage : ndarray of int (n_cell,)
-        Follow-up number (0 = first follow-up), index of ``alpha_t``.
+        Stage of each cell, index of ``alpha`` (``r_intercept``).
     stage_waves : list of int
         Wave label of each stage.
+    stage_labels : list of str
+        Label of each stage (coordinate ``r_wave``): the wave label, ``"<wave>_late"`` for a
+        late stage.
+    stage_late : list of bool
+        Whether each stage is a late second chance.
     r : ndarray of bool (n_cell,)
-        Interviewed.
+        Interviewed at this stage.
     y : ndarray (n_cell,)
-        Outcome, NaN where missing (not interviewed or item-missing).
+        Outcome, NaN where missing (not interviewed at this stage, or item-missing).
     prev, prev_missing : ndarray (n_cell,)
         ``g`` of the previous wave's outcome (0 where missing) and the missing indicator.
     center, scale : float
@@ -117,6 +133,8 @@ class ResponseLayout:
     scale: float
     attempted: np.ndarray
     rule: str
+    stage_labels: list[str] = field(default_factory=list)
+    stage_late: list[bool] = field(default_factory=list)
 
     def g(self, y):
         """The outcome as it enters the response model: ``(y - center) / scale``."""
@@ -130,15 +148,17 @@ class ResponseLayout:
         return int(self.person.size)
 
 
-def _full(design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Outcome, interview and months matrices including intake; offset of design waves."""
+def _full(design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Outcome, interview, months and late matrices including intake; offset of design waves."""
+    late = design.late if design.late is not None else np.zeros(design.y.shape, bool)
     if design.baseline_values is not None:
         n = design.n_person
         y = np.column_stack([design.baseline_values, design.y])
         it = np.column_stack([np.ones(n, bool), design.interviewed])
         mo = np.column_stack([np.zeros(n), design.months])
-        return y, it, mo, 1
-    return design.y, design.interviewed.astype(bool), design.months, 0
+        lt = np.column_stack([np.zeros(n, bool), late])
+        return y, it, mo, lt, 1
+    return design.y, design.interviewed.astype(bool), design.months, late.astype(bool), 0
 
 
 def is_monotone(interviewed: np.ndarray) -> bool:
@@ -150,15 +170,25 @@ def is_monotone(interviewed: np.ndarray) -> bool:
 def response_layout(design: Design, family: str, attempted: Any = "auto") -> ResponseLayout:
     """Attempted follow-up cells of ``design`` and their predictors (see module docstring).
 
+    Stages: every follow-up wave ``t`` has an on-time stage; when some of its interviews are
+    late (``design.late``, the gap rule of :func:`dtors_bayes.design.on_time_limits`), a
+    late stage follows it, attempted among the persons attempted at ``t`` but not seen on
+    time, with its own intercept. Attempted (``"auto"``): the first follow-up for everyone;
+    in a monotone cohort, wave ``t >= 2`` for the persons seen *on time* at ``t - 1`` (and
+    also those seen late there, if any of them was seen at ``t``). The window comes from the
+    late rule on all interviews at ``t - 1``, never from who was seen at ``t``. Intermittent
+    cohorts: every follow-up for everyone.
+
     Parameters
     ----------
     design : Design
     family : str
         The outcome family (binary outcomes enter as ``y``, others standardised).
     attempted : {"auto", "all"} or ndarray of bool (n_person, n_wave)
-        The attempt rule, or an explicit mask over the design's waves.
+        The attempt rule, or an explicit mask over the design's waves (of the on-time
+        stages; the late stages follow from it).
     """
-    y, it, mo, off = _full(design)
+    y, it, mo, lt, off = _full(design)
     n, t_full = y.shape
     if t_full < 2:
         raise ModelError("the response model needs at least one follow-up wave")
@@ -168,6 +198,7 @@ def response_layout(design: Design, family: str, attempted: Any = "auto") -> Res
         center, scale = 0.0, 1.0
     else:
         center, scale = float(base.mean()), float(base.std() or 1.0)
+    on_time = it & ~lt
     if isinstance(attempted, str):
         if attempted not in ("auto", "all"):
             raise ModelError(f"attempted={attempted!r}; allowed: 'auto', 'all' or a boolean "
@@ -177,9 +208,9 @@ def response_layout(design: Design, family: str, attempted: Any = "auto") -> Res
         if attempted == "auto" and is_monotone(it):
             rule = "monotone"
             for t in range(2, t_full):
-                seen = it[:, t] & it[:, t - 1]
-                window = mo[seen, t - 1].max() if seen.any() else np.inf
-                att[:, t] = it[:, t - 1] & (mo[:, t - 1] <= window + 1e-9)
+                late_prev = lt[:, t - 1]
+                offered_late = bool((late_prev & it[:, t]).any())
+                att[:, t] = on_time[:, t - 1] | (late_prev if offered_late else False)
     else:
         given = np.asarray(attempted, bool)
         if given.shape != design.interviewed.shape:
@@ -193,18 +224,33 @@ def response_layout(design: Design, family: str, attempted: Any = "auto") -> Res
     if bad.any():
         raise ModelError(f"attempted: {int(bad.sum())} interview(s) at waves marked not "
                          "attempted; an interviewed cell is always attempted")
-    pp, tt = np.nonzero(att[:, 1:])
-    tt = tt + 1
-    order = np.lexsort((pp, tt))  # stage-major, then person
-    pp, tt = pp[order], tt[order]
+    full_waves = ([min(design.schedule)] if off else []) + list(design.waves)
+    parts = []  # (person, full wave, r, y) per stage
+    stage_waves, stage_labels, stage_late = [], [], []
+    for t in range(1, t_full):
+        pp = np.flatnonzero(att[:, t])
+        parts.append((pp, t, on_time[pp, t]))
+        stage_waves.append(int(full_waves[t]))
+        stage_labels.append(str(full_waves[t]))
+        stage_late.append(False)
+        if lt[:, t].any():
+            pl = np.flatnonzero(att[:, t] & ~on_time[:, t])
+            parts.append((pl, t, lt[pl, t]))
+            stage_waves.append(int(full_waves[t]))
+            stage_labels.append(f"{full_waves[t]}_late")
+            stage_late.append(True)
+    pp = np.concatenate([p for p, _, _ in parts])
+    tt = np.concatenate([np.full(p.size, t) for p, t, _ in parts])
+    r = np.concatenate([rr for _, _, rr in parts])
+    stage = np.concatenate([np.full(p.size, k) for k, (p, _, _) in enumerate(parts)])
     prev = y[pp, tt - 1]
     prev_missing = np.isnan(prev).astype(float)
     g_prev = np.nan_to_num(prev if binary else (prev - center) / scale, nan=0.0)
-    full_waves = ([min(design.schedule)] if off else []) + list(design.waves)
     return ResponseLayout(
-        person=pp, wave=tt - off, stage=tt - 1, stage_waves=[int(w) for w in full_waves[1:]],
-        r=it[pp, tt], y=y[pp, tt], prev=g_prev, prev_missing=prev_missing, center=center,
-        scale=scale, attempted=att[:, off:], rule=rule)
+        person=pp, wave=tt - off, stage=stage, stage_waves=stage_waves,
+        r=r, y=np.where(r, y[pp, tt], np.nan), prev=g_prev, prev_missing=prev_missing,
+        center=center, scale=scale, attempted=att[:, off:], rule=rule,
+        stage_labels=stage_labels, stage_late=stage_late)
 
 
 def response_linear_predictor(p: dict, layout: ResponseLayout, design: Design):
@@ -285,7 +331,7 @@ class ResponseModel:
         import pytensor.tensor as pt
 
         n_stage = len(layout.stage_waves)
-        model.add_coord("r_wave", layout.stage_waves)
+        model.add_coord("r_wave", layout.stage_labels)
         rate = np.array([layout.r[layout.stage == k].mean() if (layout.stage == k).any()
                          else 0.5 for k in range(n_stage)])
         rate = np.clip(rate, 0.02, 0.98)
@@ -412,10 +458,12 @@ def response_propensity_draws(fit, kind: str = "conditional") -> np.ndarray:
         A response-model fit, or a joint fit whose attrition is a :class:`ResponseModel` or
         :class:`Selection`.
     kind : {"conditional", "cumulative"}
-        ``"conditional"``: ``P(r_it = 1 | attempted)``; NaN where not attempted; 1 at intake.
-        ``"cumulative"``: the product of the conditional propensities from the first
+        ``"conditional"``: ``P(r_it = 1 | attempted)``, on time or, where the wave has a
+        late stage, late (``p_on + (1 - p_on) p_late``); NaN where not attempted; 1 at
+        intake. ``"cumulative"``: the product of the on-time propensities from the first
         follow-up to ``t`` (the denominator of sequential inverse-probability weights under a
-        monotone pattern); NaN where not attempted.
+        monotone pattern, where the next wave follows an on-time interview); NaN where not
+        attempted.
 
     Notes
     -----
@@ -451,14 +499,23 @@ def _propensities(tree, design: Design, layout: ResponseLayout, kind: str,
         g = layout.g(layout.y)
         lin = np.where(np.isnan(g)[None, :], np.nan, lin + k * np.nan_to_num(g)[None, :])
     s = lin.shape[0]
+    p = expit(lin)
     out = np.full((s, design.n_person, design.y.shape[1]), np.nan)
-    out[:, layout.person, layout.wave] = expit(lin)
+    stage_late = np.asarray(layout.stage_late or [False] * len(layout.stage_waves), bool)
+    on = ~stage_late[layout.stage]
+    out[:, layout.person[on], layout.wave[on]] = p[:, on]
     if design.baseline_values is None:
         out[:, :, 0] = 1.0
     if kind == "cumulative":
+        # the next wave is attempted after an on-time interview: chain the on-time stages
         first = 1 if design.baseline_values is None else 0
         for t in range(first + 1, out.shape[2]):
             out[:, :, t] = out[:, :, t] * out[:, :, t - 1]
+    # a late second chance: P(seen at t) = P(on time) + P(not on time) P(late)
+    late = ~on
+    if late.any() and kind == "conditional":
+        pl, wl = layout.person[late], layout.wave[late]
+        out[:, pl, wl] = out[:, pl, wl] + (1.0 - out[:, pl, wl]) * p[:, late]
     return out
 
 
@@ -605,7 +662,6 @@ class Selection:
                 "continuous ones imputed as latent values); use a pattern-mixture sensitivity "
                 "analysis (dtors_bayes.sensitivity) for other families")
         layout = response_layout(design, family, self.response.attempted)
-        _warn_months_spread(change_model, design, layout)
         rp = self.response.add_parameters(model, design, layout)
         lin = response_linear_predictor(rp, layout, design)[0]
         keys, gidx = self._groups(layout, design)
@@ -618,59 +674,117 @@ class Selection:
             pm.Potential("r_observed", _log_sigmoid(lin[o] + kap[o] * g_obs).sum())
         if not m.size:
             return
-        # Linear predictor of the outcome at the missing cells.
+        # Linear predictor of the outcome at the missing cells, at each cell's possible
+        # interview months (quadrature of its stage's months distribution; see
+        # missing_cell_months).
         p = {name: pt.shape_padleft(var) for name, var in model.named_vars.items()
              if not name.startswith(("r_", "kappa"))}
         basis = change_model.basis(design)
-        pm_, tm_ = layout.person[m], layout.wave[m]
-        cells = design.cells(basis, pm_, tm_, design.months[pm_, tm_])
+        months, log_w, late = missing_cell_months(layout, design, basis, m)
+        k = months.shape[1]
+        pm_, tm_ = np.repeat(layout.person[m], k), np.repeat(layout.wave[m], k)
+        cells = design.cells(basis, pm_, tm_, months.ravel(), late=late.ravel())
         eta = linear_predictor(p, cells, prefix="", by_time=change_model.modality_by_time)[0]
+        eta = eta.reshape((m.size, k))
         sign = np.where(layout.r[m], 1.0, -1.0)  # log P(r|.) = log_sigmoid(sign * x)
         if SELECTION_FAMILIES[family] == "discrete":
             n_val = 1 if family == "bernoulli" else int(design.trials)
             v = np.arange(n_val + 1, dtype=float)
-            logp_y = discrete_logp(family, eta[:, None], v[None, :], n_val,
+            logp_y = discrete_logp(family, eta[:, :, None], v[None, None, :], n_val,
                                    model["phi"] if family == "beta_binomial" else None)
             x = lin[m][:, None] + kap[m][:, None] * layout.g(v)[None, :]
-            logr = _log_sigmoid(sign[:, None] * x)
-            pm.Potential("y_missing_marginal", pt.logsumexp(logp_y + logr, axis=1).sum())
+            logr = _log_sigmoid(sign[:, None] * x)[:, None, :]
+            terms = (logp_y + logr).reshape((m.size, k * v.size))
+            lw = np.repeat(log_w, v.size, axis=1)
+            pm.Potential("y_missing_marginal", pt.logsumexp(terms + lw, axis=1).sum())
         else:
             model.add_coord("y_missing_cell", np.arange(m.size))
-            if family == "gaussian":
-                ymis = pm.Normal("y_missing", mu=eta, sigma=model["sigma"],
-                                 dims="y_missing_cell")
-            else:
-                ymis = pm.StudentT("y_missing", nu=model["nu"], mu=eta, sigma=model["sigma"],
-                                   dims="y_missing_cell")
+            if k == 1:
+                if family == "gaussian":
+                    ymis = pm.Normal("y_missing", mu=eta[:, 0], sigma=model["sigma"],
+                                     dims="y_missing_cell")
+                else:
+                    ymis = pm.StudentT("y_missing", nu=model["nu"], mu=eta[:, 0],
+                                       sigma=model["sigma"], dims="y_missing_cell")
+            else:  # a mixture over the possible interview months
+                ymis = pm.Flat("y_missing", dims="y_missing_cell")
+                dist = pm.Normal.dist(mu=eta, sigma=model["sigma"]) if family == "gaussian" \
+                    else pm.StudentT.dist(nu=model["nu"], mu=eta, sigma=model["sigma"])
+                lp = pm.logp(dist, pt.shape_padright(ymis))
+                pm.Potential("y_missing_prior", pt.logsumexp(lp + log_w, axis=1).sum())
             x = lin[m] + kap[m] * layout.g(ymis)
             pm.Potential("r_missing", _log_sigmoid(sign * x).sum())
 
 
-def _warn_months_spread(change_model, design: Design, layout: ResponseLayout) -> None:
-    """Warn when a selection model meets a months-based time basis and spread-out interviews.
+#: Quadrature nodes of a stage's interview-months distribution (non-responders' months).
+MONTHS_NODES = 8
 
-    The missing cells of a stage sit at the wave's nominal months while the interviews lie at
-    their own: in simulation (MCAR data, the model's own simulator) this made the kappa
-    posterior move away from a true 0 and turn bimodal, which ``time="wave"`` does not show.
-    See ARCHITECTURE.md ("Attrition").
+
+def stage_months(layout: ResponseLayout, design: Design,
+                 n_nodes: int = MONTHS_NODES) -> list[np.ndarray]:
+    """Quadrature nodes (equal weights) of each stage's interview-months distribution.
+
+    The ``n_nodes`` mid-quantiles ``(j + 1/2) / n_nodes`` of the months of the stage's
+    interviews; a stage nobody was seen at gets its wave's nominal months.
     """
-    import warnings
+    out = []
+    for k, w in enumerate(layout.stage_waves):
+        sel = (layout.stage == k) & layout.r
+        mo = design.months[layout.person[sel], layout.wave[sel]]
+        if mo.size == 0:
+            out.append(np.array([float(design.schedule[w])]))
+        else:
+            out.append(np.quantile(mo, (np.arange(n_nodes) + 0.5) / n_nodes))
+    return out
 
-    if change_model.time == "wave":
-        return
-    obs = layout.r & ~np.isnan(layout.y)
-    if not obs.any():
-        return
-    nominal = np.array([design.schedule[design.waves[w]] for w in layout.wave[obs]])
-    spread = np.abs(design.months[layout.person[obs], layout.wave[obs]] - nominal)
-    if np.mean(spread > 0.25) > 0.1:
-        warnings.warn(
-            f"Selection with time={change_model.time!r}: {np.mean(spread > 0.25):.0%} of the "
-            "follow-up interviews lie more than a week from their wave's nominal months, "
-            "where the missing cells are placed; in simulation this spread gave kappa a "
-            "spurious signal (posterior away from a true 0, sometimes bimodal). Prefer "
-            "time='wave' for selection models (ARCHITECTURE.md, 'Attrition').",
-            UserWarning, stacklevel=3)
+
+def missing_cell_months(layout: ResponseLayout, design: Design, basis, cells: np.ndarray,
+                        n_nodes: int = MONTHS_NODES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The months at which the selection model evaluates each missing-outcome cell.
+
+    A person not interviewed at a stage would have been interviewed at an unknown month
+    ``m``, distributed like the stage's interview months ``g_t`` (timing non-informative
+    given the response predictors). The proper joint density of a non-response is then
+
+    .. math::
+
+        P(r_{it} = 0) = \int g_t(m) \sum_v p(v \mid \eta_{it}(m))\,
+            \sigma(-(\ell_{it} + \kappa g(v)))\, dm
+        \approx \sum_j \omega_j \sum_v p(v \mid \eta_{it}(m_j))\,
+            \sigma(-(\ell_{it} + \kappa g(v)))
+
+    with the nodes of :func:`stage_months`, while a response contributes
+    ``p(y | eta(m_i)) sigma(l + kappa y) g_t(m_i)`` (``g_t`` free of parameters, dropped).
+    So ``P(r=1) + P(r=0) = 1`` for every kappa; placing non-responders at the nominal months
+    instead (the earlier model) is improper whenever interviews spread around them. An
+    interviewed cell with an item-missing value sits at its own months. When every node
+    gives the same basis row (wave basis, on-time stage) one node is kept.
+
+    Returns
+    -------
+    months, log_w, late : ndarray (n_cells, K)
+        Months, log weights (``-inf`` pads) and late flags of each cell's nodes.
+    """
+    nodes = stage_months(layout, design, n_nodes)
+    stage_late = np.asarray(layout.stage_late or [False] * len(nodes), bool)
+    collapse = [basis.kind == "wave" and not stage_late[k] for k in range(len(nodes))]
+    sizes = np.array([1 if (layout.r[c] or collapse[layout.stage[c]])
+                      else nodes[layout.stage[c]].size for c in cells], dtype=int)
+    k = int(sizes.max()) if cells.size else 1
+    months = np.empty((cells.size, k))
+    log_w = np.full((cells.size, k), -np.inf)
+    for i, c in enumerate(cells):
+        if layout.r[c]:
+            months[i] = design.months[layout.person[c], layout.wave[c]]
+        elif sizes[i] == 1:
+            months[i] = design.schedule[layout.stage_waves[layout.stage[c]]] \
+                if not stage_late[layout.stage[c]] else np.median(nodes[layout.stage[c]])
+        else:
+            months[i] = nodes[layout.stage[c]][-1]
+            months[i, :sizes[i]] = nodes[layout.stage[c]]
+        log_w[i, :sizes[i]] = -np.log(sizes[i])
+    late = np.repeat(stage_late[layout.stage[cells]][:, None], k, axis=1)
+    return months, log_w, late
 
 
 def discrete_logp(family: str, eta, v, n: int, phi=None):

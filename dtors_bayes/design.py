@@ -44,6 +44,9 @@ class Design:
         Nominal months per wave.
     baseline_values : ndarray or None
         Intake outcome under ``baseline="covariate"`` (used for the intake level).
+    late : ndarray of bool (n_person, n_wave) or None
+        Interviews after their wave's on-time window (:func:`late_interviews`); ``None``
+        means none are late.
     exclusions : DataFrame
         Persons excluded from this model and why (columns ``stage, reason, n_rows, first_ids``).
     """
@@ -65,6 +68,7 @@ class Design:
     schedule: dict[int, float]
     trials: int
     baseline_values: np.ndarray | None = None
+    late: np.ndarray | None = None
     exclusions: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["stage", "reason", "n_rows", "first_ids"])
     )
@@ -86,17 +90,26 @@ class Design:
         wave: np.ndarray,
         months: np.ndarray | None = None,
         modality: np.ndarray | None = None,
+        late: np.ndarray | None = None,
     ) -> dict:
-        """Cell-level data for :func:`dtors_bayes.change_model.linear_predictor`."""
+        """Cell-level data for :func:`dtors_bayes.change_model.linear_predictor`.
+
+        Without ``months`` the cells sit at their waves' nominal months (on time). With
+        ``months`` and no ``late``, each cell's late flag is the design's own (right for
+        cells at their interviews' months); pass ``late`` for cells at other months.
+        """
         person = np.asarray(person, dtype=int)
         wave = np.asarray(wave, dtype=int)
         if months is None:
             months = np.array([self.schedule[self.waves[w]] for w in wave], dtype=float)
+            late = None
+        elif late is None and self.late is not None:
+            late = self.late[person, wave]
         if basis.kind == "wave" and len(basis.waves) != len(self.waves):
             raise AssertionError("basis and design disagree on waves")  # pragma: no cover
         d = {
             "person": person,
-            "basis": basis.matrix(wave, months),
+            "basis": basis.matrix(wave, months, late),
             "change": basis.change_indicator(wave, months),
             "modality": self.modality[person] if modality is None else np.asarray(modality),
             "X": self.X,
@@ -135,6 +148,8 @@ class Design:
             ds["site_area_code"] = ("site", self.site_area.astype("int32"))
         if self.baseline_values is not None:
             ds["baseline_value"] = ("person", self.baseline_values)
+        if self.late is not None:
+            ds["late"] = (("person", "wave"), self.late.astype("int8"))
         ds.attrs["schedule"] = json.dumps({str(k): float(v) for k, v in self.schedule.items()})
         ds.attrs["trials"] = int(self.trials)
         ds.attrs["person_id_dtype"] = str(np.asarray(self.person_ids).dtype.kind)
@@ -165,6 +180,7 @@ class Design:
             schedule={int(k): float(v) for k, v in json.loads(ds.attrs["schedule"]).items()},
             trials=int(ds.attrs.get("trials", 28)),
             baseline_values=ds["baseline_value"].values if "baseline_value" in ds else None,
+            late=ds["late"].values.astype(bool) if "late" in ds else None,
         )
 
 
@@ -197,6 +213,51 @@ def standardise(X: np.ndarray, n_reference: int | None = None) -> np.ndarray:
             if sd > 0:
                 X[:, j] = X[:, j] / sd
     return X
+
+
+#: The largest gap in a follow-up's interview months after its nominal months separates
+#: on-time interviews from late ones when it is at least this long (DTORS: 3-5 vs 6-12).
+LATE_GAP_MONTHS = 0.5
+
+
+def on_time_limits(months: np.ndarray, interviewed: np.ndarray, waves: list[int],
+                   schedule: dict[int, float], gap: float = LATE_GAP_MONTHS) -> dict[int, float]:
+    """The latest on-time months of every follow-up wave but the last (the late rule).
+
+    For follow-up wave ``t`` with a next wave, the months of *all* its interviews (never
+    only those of persons seen again later, which would condition on a later response) are
+    sorted; the on-time window ends at the *largest* gap between consecutive months above
+    the nominal months ``schedule[t]``, when that gap is at least ``gap`` months. No such
+    gap: every interview is on time (``inf``). The last wave has no later level to place a late interview towards, so it is
+    never split. Intake (months 0) is on time by definition.
+
+    Returns
+    -------
+    dict
+        Wave label -> latest on-time months (``inf`` when the wave has no late interviews).
+    """
+    out: dict[int, float] = {}
+    intake = min(schedule, key=lambda w: (schedule[w], w))
+    for j, w in enumerate(waves[:-1]):
+        if w == intake:
+            continue
+        m = np.sort(months[np.asarray(interviewed[:, j], bool), j])
+        m = m[m >= schedule[w]]
+        steps = np.diff(m)
+        big = int(np.argmax(steps)) if steps.size else -1
+        out[w] = float(m[big]) if big >= 0 and steps[big] >= gap else float("inf")
+    return out
+
+
+def late_interviews(months: np.ndarray, interviewed: np.ndarray, waves: list[int],
+                    schedule: dict[int, float]) -> np.ndarray | None:
+    """Boolean (person x wave) mask of late interviews (:func:`on_time_limits`), or None."""
+    limits = on_time_limits(months, interviewed, waves, schedule)
+    late = np.zeros(months.shape, dtype=bool)
+    for j, w in enumerate(waves):
+        if w in limits:
+            late[:, j] = np.asarray(interviewed[:, j], bool) & (months[:, j] > limits[w])
+    return late if late.any() else None
 
 
 def _covariate_matrix(
@@ -348,5 +409,6 @@ def build_design(
         schedule={w: float(cohort.schedule[w]) for w in cohort.waves},
         trials=n_trials,
         baseline_values=baseline_values,
+        late=late_interviews(months, interviewed, waves, cohort.schedule),
         exclusions=pd.DataFrame(rows, columns=["stage", "reason", "n_rows", "first_ids"]),
     )

@@ -720,12 +720,16 @@ def impute(fit, n: int = 20, *, delta: float = 0.0, random_seed: int | None = 0,
         kap = att.cell_kappa_numpy(p, lay, design)
         pos = {(a, b): i for i, (a, b) in enumerate(zip(pp, tt, strict=True))}
         lay_m = np.flatnonzero(np.isnan(lay.y))
+        # a late stage's missing value is the outcome at the late months, not the wave's
+        # (on-time) value imputed here: those cells are skipped below
+        late_stage = np.asarray(lay.stage_late, bool)[lay.stage] if lay.stage_late else \
+            np.zeros(lay.n, bool)
         if SELECTION_FAMILIES[model.family] == "discrete":
             nv = 1 if model.family == "bernoulli" else design.trials
             v = np.arange(nv + 1, dtype=float)
             for c in lay_m:
                 i = pos.get((lay.person[c], lay.wave[c]))
-                if i is None:
+                if i is None or late_stage[c]:
                     continue
                 e = etas["eta"][:, i][:, None]
                 lp = _discrete_logp_np(model.family, e, v[None], nv,
@@ -739,7 +743,7 @@ def impute(fit, n: int = 20, *, delta: float = 0.0, random_seed: int | None = 0,
         elif "y_missing" in p:
             for slot, c in enumerate(lay_m):
                 i = pos.get((lay.person[c], lay.wave[c]))
-                if i is not None:
+                if i is not None and not late_stage[c]:
                     values[:, i] = p["y_missing"][:, slot]
     out = pd.DataFrame({
         "person_id": np.tile(design.person_ids[pp], len(pick)),

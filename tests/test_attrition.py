@@ -3,9 +3,6 @@ enumeration, the kappa = 0 reduction to MAR, propensities and the errors users m
 
 from __future__ import annotations
 
-import itertools
-import warnings
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -16,12 +13,13 @@ from dtors_bayes.attrition import (
     Selection,
     from_dict,
     is_monotone,
+    missing_cell_months,
     response_layout,
     response_linear_predictor,
     response_propensity_draws,
 )
 from dtors_bayes.change_model import ChangeModel, linear_predictor
-from dtors_bayes.design import Design
+from dtors_bayes.design import Design, late_interviews, on_time_limits
 from dtors_bayes.exceptions import ModelError
 
 
@@ -42,13 +40,14 @@ def design(family="bernoulli", intermittent=False, n=6, trials=3, seed=0):
         y = rng.integers(0, (1 if family == "bernoulli" else trials) + 1, (n, 3)).astype(float)
     y = np.where(inter, y, np.nan)
     y[0, 2] = np.nan  # item-missing: interviewed, value missing
+    schedule = {0: 0.0, 1: 4.0, 2: 12.0}
     return Design(
         person_ids=np.arange(1, n + 1), modality=np.arange(n) % 2,
         modality_labels=["prescribing", "residential"], site=np.arange(n) // 2,
         site_labels=["S1", "S2", "S3"], area=None, area_labels=[], site_area=None,
         X=rng.normal(size=(n, 1)), covariate_names=["age"], y=y, months=months,
-        interviewed=inter, waves=[0, 1, 2], schedule={0: 0.0, 1: 4.0, 2: 12.0},
-        trials=trials)
+        interviewed=inter, waves=[0, 1, 2], schedule=schedule, trials=trials,
+        late=late_interviews(months, inter, [0, 1, 2], schedule))
 
 
 FAST = {"mode": "FAST_COMPILE"}  # tiny graphs: skip the C compiler (the machine is small)
@@ -75,7 +74,16 @@ def test_attempt_rule_monotone_with_late_followup():
     att2 = set(d.person_ids[lay.attempted[:, 2]])
     assert att2 == {1, 3, 5}
     assert lay.attempted[:, 1].all() and lay.attempted[:, 0].all()
-    assert lay.n == 6 + 3
+    # stages: wave 1 on time (6 persons), its late second chance (the 3 not seen on time:
+    # persons 2, 4, 6; only 6 was seen), wave 2 (3)
+    assert lay.stage_labels == ["1", "1_late", "2"] and lay.stage_late == [False, True, False]
+    assert lay.n == 6 + 3 + 3
+    late = lay.stage == 1
+    assert set(d.person_ids[lay.person[late]]) == {2, 4, 6}
+    assert set(d.person_ids[lay.person[late & lay.r]]) == {6}
+    # person 6 was not seen on time: a missing on-time cell, an observed late one
+    on6 = (lay.stage == 0) & (d.person_ids[lay.person] == 6)
+    assert not lay.r[on6].any() and np.isnan(lay.y[on6]).all()
     # Previous value missing indicator only where the previous value is missing.
     assert np.array_equal(lay.prev_missing == 1, np.isnan(d.y[lay.person, lay.wave - 1]))
 
@@ -84,9 +92,10 @@ def test_attempt_rule_intermittent_attempts_everyone():
     d = design(intermittent=True)
     lay = response_layout(d, "bernoulli")
     assert lay.rule == "all" and not is_monotone(d.interviewed)
-    assert lay.attempted.all() and lay.n == 12
+    # wave 1 (6), its late stage (the 4 not seen on time), wave 2 (6)
+    assert lay.attempted.all() and lay.n == 6 + 4 + 6
     forced = response_layout(design(), "bernoulli", attempted="all")
-    assert forced.n == 12
+    assert forced.n == 6 + 3 + 6
     with pytest.raises(ModelError, match="interview"):
         bad = np.ones((6, 3), bool)
         bad[0, 2] = False
@@ -107,9 +116,15 @@ def test_exact_marginalisation_matches_brute_force(family, intermittent):
     lead = {k: np.asarray(v)[None] for k, v in vals.items()}
     mis = np.flatnonzero(np.isnan(lay.y))
     basis = cm.basis(d)
-    cells = d.cells(basis, lay.person[mis], lay.wave[mis], d.months[lay.person[mis],
-                                                                     lay.wave[mis]])
-    eta = linear_predictor(lead, cells)[0]
+    # each missing cell at its months nodes (equal weights; one node at the wave basis'
+    # on-time stages); the late stage's nodes differ, so average over them
+    months, log_w, late = missing_cell_months(lay, d, basis, mis)
+    assert months.shape[1] > 1 and np.isfinite(log_w).sum() > mis.size
+    k = months.shape[1]
+    cells = d.cells(basis, np.repeat(lay.person[mis], k), np.repeat(lay.wave[mis], k),
+                    months.ravel(), late=late.ravel())
+    eta_nodes = linear_predictor(lead, cells)[0].reshape(mis.size, k)
+    w_nodes = np.exp(log_w)
     lin = response_linear_predictor(lead, lay, d)[0][mis]
     kappa = float(vals["kappa"])
     n = 1 if family == "bernoulli" else d.trials
@@ -125,13 +140,17 @@ def test_exact_marginalisation_matches_brute_force(family, intermittent):
         return np.exp(gammaln(n + 1) - gammaln(v + 1) - gammaln(n - v + 1)) * p**v * \
             (1 - p) ** (n - v)
 
-    # Brute force: sum over every joint completion of the missing cells.
-    total = 0.0
-    for combo in itertools.product(range(n + 1), repeat=mis.size):
-        v = np.array(combo, float)
-        pr = expit(lin + kappa * lay.g(v))
-        resp = np.where(lay.r[mis], pr, 1 - pr)
-        total += np.prod(p_y(v, eta) * resp)
+    # Brute force: the cells are independent given the parameters, so the sum over every
+    # joint completion factorises into per-cell sums over values and months nodes (a joint
+    # enumeration has (n+1)^cells terms: minutes for the beta-binomial case).
+    total = 1.0
+    for c in range(mis.size):
+        for_c = 0.0
+        for v in range(n + 1):
+            pr = expit(lin[c] + kappa * lay.g(float(v)))
+            resp = pr if lay.r[mis][c] else 1 - pr
+            for_c += (w_nodes[c] * p_y(float(v), eta_nodes[c])).sum() * resp
+        total *= for_c
     pot_graph = model.replace_rvs_by_values([model["y_missing_marginal"]])[0]
     pot = model.compile_fn(pot_graph, inputs=model.value_vars, on_unused_input="ignore",
                            **FAST)(point)
@@ -218,7 +237,7 @@ def test_propensity_draws_from_a_hand_posterior():
     rng = np.random.default_rng(0)
     s = 10
     post = xr.Dataset({
-        "r_intercept": (("chain", "draw", "r_wave"), rng.normal(size=(1, s, 2))),
+        "r_intercept": (("chain", "draw", "r_wave"), rng.normal(size=(1, s, 3))),
         "r_rho_prev": (("chain", "draw"), rng.normal(size=(1, s))),
         "r_beta_covariate": (("chain", "draw", "covariate"), rng.normal(size=(1, s, 1))),
     })
@@ -235,6 +254,12 @@ def test_propensity_draws_from_a_hand_posterior():
     np.testing.assert_allclose(p[:, 0, 1], want)
     cum = response_propensity_draws(rf, kind="cumulative")
     np.testing.assert_allclose(cum[:, 0, 2], p[:, 0, 1] * p[:, 0, 2])
+    # person 2 (not seen on time) also had the late chance: P(seen) = p_on + (1 - p_on) p_late
+    lin2 = post["r_rho_prev"].values[0] * d.y[1, 0] + post["r_beta_covariate"].values[0, :, 0] \
+        * d.X[1, 0]
+    p_on, p_late = (expit(post["r_intercept"].values[0, :, k] + lin2) for k in (0, 1))
+    np.testing.assert_allclose(p[:, 1, 1], p_on + (1 - p_on) * p_late)
+    np.testing.assert_allclose(cum[:, 1, 1], p_on)
 
 
 @pytest.mark.integration
@@ -258,12 +283,110 @@ def test_tiny_selection_fit_end_to_end():
     assert p.shape[1:] == fit.design.y.shape
 
 
-def test_selection_warns_on_months_basis_with_spread_interviews():
-    d = design()  # wave-1 interviews at months 3.5, 4.6 and 9 around the nominal 4
-    with pytest.warns(UserWarning, match="Prefer time='wave'"):
-        ChangeModel("y", "bernoulli", levels=(), time="months",
-                    attrition=Selection(kappa=(0.0, 0.5))).build(d)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        ChangeModel("y", "bernoulli", levels=(), time="wave",
-                    attrition=Selection(kappa=(0.0, 0.5))).build(d)
+def _two_person_design(b_seen: bool, b_y: float, time_months=(9.0, 9.0)):
+    """Intake + one follow-up; A is seen at month 9 with y = 1; B seen (y = b_y) or not.
+
+    As in every design, a cell not interviewed holds its wave's nominal months (4).
+    """
+    inter = np.array([[True, True], [True, b_seen]])
+    months = np.array([[0.0, time_months[0]], [0.0, time_months[1] if b_seen else 4.0]])
+    y = np.array([[0.0, 1.0], [1.0, b_y if b_seen else np.nan]])
+    schedule = {0: 0.0, 1: 4.0}
+    return Design(
+        person_ids=np.array([1, 2]), modality=np.zeros(2, int), modality_labels=["all"],
+        site=None, site_labels=[], area=None, area_labels=[], site_area=None,
+        X=np.zeros((2, 0)), covariate_names=[], y=y, months=months, interviewed=inter,
+        waves=[0, 1], schedule=schedule, trials=1,
+        late=late_interviews(months, inter, [0, 1], schedule))
+
+
+@pytest.mark.parametrize("time", ["wave", "months"])
+def test_selection_likelihood_is_a_probability_model(time):
+    """P(r=1, y=0) + P(r=1, y=1) + P(r=0) = 1 for one person at fixed parameters.
+
+    Everyone is interviewed at month 9 while the wave's nominal month is 4. A non-responder
+    must be scored at the months they would have been seen at (9), not at the nominal 4,
+    or the three probabilities do not sum to 1 whenever kappa != 0 (the months-basis defect).
+    """
+    def model_of(b_seen, b_y=0.0):
+        return ChangeModel("y", "bernoulli", levels=(), time=time,
+                           attrition=Selection(kappa=(-1.0, 0.5))).build(
+                               _two_person_design(b_seen, b_y))
+
+    missing = model_of(False)
+    point = random_point(missing, seed=5)
+    point["kappa"] = np.array(-1.5)
+
+    def lik(model):
+        terms = [*model.observed_RVs, *model.potentials]
+        return float(model.compile_logp(vars=terms, jacobian=False, **FAST)(point))
+
+    log_p0 = lik(missing)
+    pot = missing.compile_fn(missing.replace_rvs_by_values([missing["y_missing_marginal"]])[0],
+                             inputs=missing.value_vars, on_unused_input="ignore", **FAST)
+    log_r0 = float(pot(point))  # log P_B(r = 0): B is the only missing cell
+    ratio = sum(np.exp(lik(model_of(True, v)) - log_p0) for v in (0.0, 1.0))
+    # sum_v P(r=1, v) / P(r=0) + 1 = 1 / P(r=0), to rounding
+    assert ratio + 1.0 == pytest.approx(np.exp(-log_r0), rel=1e-9)
+    assert np.exp(log_r0) < 0.999  # a real probability, not a degenerate 1
+
+
+def test_random_change_is_one_at_every_follow_up_under_both_baselines():
+    from dtors_bayes.testing import tiny_cohort
+    from dtors_bayes.time_basis import TimeBasis
+
+    cohort = tiny_cohort(40)
+    for baseline, want in (("outcome", [0.0, 1.0, 1.0]), ("covariate", [1.0, 1.0])):
+        cm = ChangeModel("crime", levels=("site",), random_change=("site",), baseline=baseline)
+        d = cm.design(cohort)
+        basis = cm.basis(d)
+        for j, w in enumerate(want):
+            cells = d.cells(basis, np.arange(3), np.full(3, j))
+            assert np.all(cells["change"] == w), (baseline, j)
+    b = TimeBasis.build("wave", [1, 2], {0: 0.0, 1: 4.0, 2: 12.0})
+    assert b.intake == 0 and b.change_indicator(np.array([0, 1]), np.zeros(2)).tolist() == [1, 1]
+
+
+def test_attempted_window_does_not_condition_on_the_later_response():
+    """An on-time FU1 responder interviewed later than every FU2 responder is still attempted.
+
+    The old rule took the FU2 window from the FU1 months of FU2 *responders*, so this person
+    (FU1 at 4.8 months, later than the responders' 3.5 and 4.6) was silently dropped from the
+    FU2 risk set, which is conditioning on r at FU2.
+    """
+    d = design()
+    d.months[2, 1] = 4.8
+    d.late = late_interviews(d.months, d.interviewed, d.waves, d.schedule)
+    lay = response_layout(d, "bernoulli")
+    assert lay.attempted[2, 2] and not d.interviewed[2, 2]
+    assert not lay.attempted[5, 2]  # the late single follow-up (months 9) is not offered FU2
+
+
+def test_late_rule_and_late_rows_of_the_wave_basis():
+    from dtors_bayes.time_basis import TimeBasis
+
+    rng = np.random.default_rng(1)
+    n = 400
+    on, lt = rng.uniform(3, 5, n), rng.uniform(6, 12, n)
+    is_late = rng.random(n) < 0.2
+    months = np.column_stack([np.zeros(n), np.where(is_late, lt, on), rng.uniform(11, 13, n)])
+    inter = np.ones((n, 3), bool)
+    sched = {0: 0.0, 1: 4.0, 2: 12.0}
+    lim = on_time_limits(months, inter, [0, 1, 2], sched)
+    assert 4.9 < lim[1] <= 5.0 and 2 not in lim
+    np.testing.assert_array_equal(late_interviews(months, inter, [0, 1, 2], sched)[:, 1],
+                                  is_late)
+    # no gap: nobody is late
+    months[:, 1] = rng.uniform(3, 12, n)
+    assert late_interviews(months, inter, [0, 1, 2], sched) is None
+    b = TimeBasis.build("wave", [0, 1, 2], sched)
+    rows = b.matrix(np.array([1, 1, 2]), np.array([9.0, 9.0, 12.5]),
+                    late=np.array([True, False, True]))
+    np.testing.assert_allclose(rows, [[0, 0.375, 0.625], [0, 1, 0], [0, 0, 1]])
+
+
+def test_design_round_trip_keeps_late_flags():
+    d = design()
+    back = Design.from_dataset(d.to_dataset())
+    np.testing.assert_array_equal(back.late, d.late)
+    assert back.late[5, 1] and back.late.sum() == 1
