@@ -59,8 +59,8 @@ months they would have been interviewed at, a quadrature of the stage's intervie
 missing cell (``y_missing``, prior: the outcome distribution, a mixture over the months
 nodes when they differ) and the response term at it. Observed cells add
 ``log P(r = 1 | y_obs)``. With ``kappa = 0`` the sum is ``log P(r_it)`` for every cell, free
-of the outcome parameters, so the outcome part of the posterior is the MAR posterior. Supported families: bernoulli, binomial,
-beta_binomial, gaussian, student_t.
+of the outcome parameters, so the outcome part of the posterior is the MAR posterior.
+Supported families: bernoulli, binomial, beta_binomial, gaussian, student_t.
 """
 
 from __future__ import annotations
@@ -277,6 +277,13 @@ def response_linear_predictor(p: dict, layout: ResponseLayout, design: Design):
     return lin
 
 
+def expit_np(x):
+    """The logistic function in numpy (scipy's, imported lazily)."""
+    from scipy.special import expit
+
+    return expit(x)
+
+
 def _log_sigmoid(x):
     import pytensor.tensor as pt
 
@@ -307,6 +314,9 @@ class ResponseModel:
     shared_parameter : bool
         Add ``lambda * u~_i`` (the outcome model's standardised person effect); only in joint
         fits.
+    intercept_loc : sequence of float, optional
+        Prior centres of ``alpha_t``, one per stage; by default the logit of each stage's
+        observed response rate (data-dependent: simulation-based calibration freezes them).
     """
 
     outcome: str | None = None
@@ -314,15 +324,19 @@ class ResponseModel:
     levels: tuple[str, ...] = ("site", "area")
     attempted: Any = "auto"
     shared_parameter: bool = False
+    intercept_loc: tuple[float, ...] | None = None
 
     label = "mar"
 
     def to_dict(self) -> dict:
         """JSON-able description (an explicit ``attempted`` array is not stored)."""
         att = self.attempted if isinstance(self.attempted, str) else "given"
-        return {"kind": "response", "outcome": self.outcome, "covariates": self.covariates,
-                "levels": list(self.levels), "attempted": att,
-                "shared_parameter": bool(self.shared_parameter)}
+        d = {"kind": "response", "outcome": self.outcome, "covariates": self.covariates,
+             "levels": list(self.levels), "attempted": att,
+             "shared_parameter": bool(self.shared_parameter)}
+        if self.intercept_loc is not None:
+            d["intercept_loc"] = [float(v) for v in self.intercept_loc]
+        return d
 
     # ---- PyMC pieces ---------------------------------------------------------------------
     def add_parameters(self, model, design: Design, layout: ResponseLayout) -> dict:
@@ -335,8 +349,14 @@ class ResponseModel:
         rate = np.array([layout.r[layout.stage == k].mean() if (layout.stage == k).any()
                          else 0.5 for k in range(n_stage)])
         rate = np.clip(rate, 0.02, 0.98)
+        loc = np.log(rate / (1 - rate))
+        if self.intercept_loc is not None:
+            loc = np.asarray(self.intercept_loc, dtype=float)
+            if loc.shape != (n_stage,):
+                raise ModelError(f"intercept_loc: one centre per response stage "
+                                 f"{layout.stage_labels}; got {list(loc)}")
         p: dict[str, Any] = {
-            "r_intercept": pm.Normal("r_intercept", np.log(rate / (1 - rate)), 1.5, dims="r_wave"),
+            "r_intercept": pm.Normal("r_intercept", loc, 1.5, dims="r_wave"),
             "r_rho_prev": pm.Normal("r_rho_prev", 0.0, 1.0),
         }
         if design.X.shape[1]:
@@ -645,6 +665,54 @@ class Selection:
             cols.append(params[name] if sd > 0 else np.full(s, m))
         return np.stack(cols, axis=1)[:, idx]
 
+    # ---- simulation ----------------------------------------------------------------------
+    def simulate_response(self, design: Design, params: dict[str, np.ndarray], y: np.ndarray,
+                          family: str, *, seed: int | None = None) -> np.ndarray:
+        r"""Draw who is interviewed, given complete outcomes, at fixed parameter values.
+
+        The model's own parameterisation: at stage ``t`` (monotone: the first follow-up for
+        everyone, later ones for those seen at ``t - 1``), ``r_it ~ Bernoulli(sigmoid(ell_it
+        + kappa g(y_it)))`` with ``ell`` from :func:`response_linear_predictor` (previous
+        outcome from ``y``). For designs without late interviews (simulation-based
+        calibration); masking ``y`` with the result and refitting recovers ``params``.
+
+        Parameters
+        ----------
+        design : Design
+            Template (persons, covariates, site/area codes, waves).
+        params : dict
+            ``r_*`` parameters and ``kappa`` (when not fixed), without a sample axis.
+        y : ndarray (n_person, n_wave)
+            Complete outcomes over the design's waves.
+        family : str
+        seed : int, optional
+
+        Returns
+        -------
+        ndarray of bool (n_person, n_wave)
+            Interviewed; intake (a design wave) always.
+        """
+        from dataclasses import replace
+
+        if design.baseline_values is not None:
+            raise ModelError("simulate_response: baseline='covariate' designs are not "
+                             "supported; simulate with baseline='outcome'")
+        full = replace(design, y=np.asarray(y, float), late=None,
+                       interviewed=np.ones(design.y.shape, bool))
+        layout = response_layout(full, family, "all")
+        lead = {k: np.asarray(v)[None] for k, v in params.items()}
+        lin = response_linear_predictor(lead, layout, full)
+        kap = self.cell_kappa_numpy(lead, layout, full)
+        p = expit_np(lin + kap * layout.g(layout.y)[None])[0]
+        rng = np.random.default_rng(seed)
+        u = rng.random(p.size)
+        seen = np.ones(design.y.shape, bool)
+        for t in range(1, design.y.shape[1]):
+            cells = np.flatnonzero(layout.wave == t)
+            seen[layout.person[cells], t] = (u[cells] < p[cells]) & \
+                seen[layout.person[cells], t - 1]
+        return seen
+
     # ---- the model -----------------------------------------------------------------------
     def add_to_model(self, model, change_model, design: Design, etas: dict) -> None:
         """Attrition hook of ``ChangeModel.build`` (see the module docstring for the math)."""
@@ -818,10 +886,12 @@ def from_dict(d: dict):
     kind = d.get("kind")
     if kind == "response":
         att = d.get("attempted", "auto")
+        loc = d.get("intercept_loc")
         return ResponseModel(outcome=d.get("outcome"), covariates=d.get("covariates"),
                              levels=tuple(d.get("levels", ("site", "area"))),
                              attempted="auto" if att == "given" else att,
-                             shared_parameter=bool(d.get("shared_parameter", False)))
+                             shared_parameter=bool(d.get("shared_parameter", False)),
+                             intercept_loc=None if loc is None else tuple(loc))
     if kind == "selection":
         items = d["kappa"]
         if d.get("kappa_by") is None:

@@ -315,6 +315,12 @@ RESULT_COLUMNS = [
 #: Labels of the estimate kept when the method's table has them (``population`` is renamed
 #: ``estimated_population``: the ``population`` column says which truth is scored).
 LABEL_COLUMNS = ["estimated_population", "weighting", "estimator", "attrition"]
+#: A method's own columns starting with this prefix are kept too (e.g. a selection model's
+#: kappa posterior summary, ``extra_kappa_mean``).
+EXTRA_PREFIX = "extra_"
+#: A fit counts as converged when its worst structural R-hat is at most this and it had no
+#: divergent transition.
+CONVERGED_R_HAT = 1.01
 
 
 def _replicate_task(scenario: Scenario, method: Method, replicate: int, seed: int
@@ -336,7 +342,8 @@ def _replicate_task(scenario: Scenario, method: Method, replicate: int, seed: in
         if col not in rows:
             rows[col] = np.nan
     labels = [c for c in LABEL_COLUMNS if c in rows]
-    return rows[RESULT_COLUMNS + labels].reset_index(drop=True)
+    extra = [c for c in rows.columns if str(c).startswith(EXTRA_PREFIX)]
+    return rows[RESULT_COLUMNS + labels + extra].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------- execution (Dask)
@@ -549,7 +556,9 @@ def summarize_coverage(table: pd.DataFrame, by: Sequence[str] | None = None) -> 
     DataFrame
         Per cell: ``n_reps, truth (mean over replicates), bias, bias_mcse (sd of the error /
         sqrt n), rmse, coverage90, coverage90_mcse, coverage50, coverage50_mcse
-        (sqrt(p(1-p)/n)), width90, width50, r_hat_max, n_divergent_reps``.
+        (sqrt(p(1-p)/n)), width90, width50, r_hat_max, n_divergent_reps,
+        share_converged`` (replicates whose worst structural R-hat <= 1.01 with no
+        divergence; NaN for methods without a sampler).
     """
     by = list(by) if by is not None else [c for c in CELL_KEYS if c in table]
     rows = []
@@ -576,6 +585,12 @@ def summarize_coverage(table: pd.DataFrame, by: Sequence[str] | None = None) -> 
         rec["r_hat_max"] = float(g["r_hat_max"].max()) if "r_hat_max" in g else np.nan
         rec["n_divergent_reps"] = int((g["divergences"] > 0).sum()) if "divergences" in g \
             else 0
+        rh = g["r_hat_max"].to_numpy(dtype=float) if "r_hat_max" in g else np.full(len(g), np.nan)
+        dv = g["divergences"].to_numpy(dtype=float) if "divergences" in g else np.zeros(len(g))
+        sampled = np.isfinite(rh)
+        rec["share_converged"] = float(np.mean((rh[sampled] <= CONVERGED_R_HAT)
+                                               & (np.nan_to_num(dv[sampled]) == 0))) \
+            if sampled.any() else np.nan
         rows.append(rec)
     return pd.DataFrame(rows)
 
