@@ -29,7 +29,16 @@ import numpy as np
 from dtors_bayes.design import Design, build_design
 from dtors_bayes.exceptions import ModelError
 from dtors_bayes.families import FAMILIES, get_family
-from dtors_bayes.priors import aux_defaults, default_priors
+from dtors_bayes.priors import (
+    PRIOR_NAMES,
+    LevelLoc,
+    aux_defaults,
+    basis_centres,
+    default_priors,
+    latent_sd,
+    parse_level_loc,
+    wave_centres,
+)
 from dtors_bayes.time_basis import TIME_KINDS, TimeBasis
 
 LINKS_POS = "log"
@@ -70,7 +79,13 @@ class ChangeModel:
         Interior knots (months) for ``time="months"``; defaults to the nominal months of
         every follow-up but the last. Intake and the last nominal month are always knots.
     priors : dict, optional
-        Prior scales overriding :func:`dtors_bayes.priors.default_priors` by name.
+        Prior settings overriding the defaults by name (:data:`dtors_bayes.priors.PRIOR_NAMES`,
+        ``pos_`` prefix for a hurdle's positive part, plus the family's auxiliary
+        parameters). Values are numbers, except ``level_loc`` (the centres ``m_t`` of the
+        trajectory levels ``mu_time``, link scale), which is a number for every wave or a
+        table ``{wave label: number}`` for some waves, e.g.
+        ``{"level_loc": {2: -2.2}, "level": 1.0, "sigma_modality_time": 0.25}``. See
+        :mod:`dtors_bayes.priors` for the defaults.
     trials : int, optional
         Trials of a binomial outcome; defaults to the cohort's (28).
     """
@@ -85,7 +100,7 @@ class ChangeModel:
     levels: tuple[str, ...] = ("site", "area")
     random_change: tuple[str, ...] = ()
     knots: tuple[float, ...] | None = None
-    priors: dict[str, float] = field(default_factory=dict)
+    priors: dict[str, LevelLoc] = field(default_factory=dict)
     trials: int | None = None
 
     def __post_init__(self) -> None:
@@ -166,13 +181,32 @@ class ChangeModel:
             parts.append("  hurdle: eta -> P(non-zero); eta_pos -> positive part (own parameters, "
                          "prefix pos_)")
         parts.append("  priors (scales; data-dependent ones shown as rules):")
-        rules = {"logit": "N(logit pbar,2) levels, N(0,1) covariates, HalfN(1) sigma_person, "
-                          "HalfN(0.5) site/area",
-                 "log": "N(log ybar,1.5) levels, N(0,1) covariates, HalfN(1) sigma_person, "
-                        "HalfN(0.5) site/area",
-                 "identity": "N(ybar, 2.5 sd_y) levels, N(0, sd_y) covariates, "
-                             "HalfN(sd_y) sigma_person, HalfN(0.5 sd_y) site/area"}
-        parts.append(f"    {rules[fam.link]}")
+        sd = " sd_y" if fam.link == "identity" else ""
+        centre = {"logit": "m_t = logit(pbar_t) sqrt(1 + 0.346 s^2), pbar_t wave t's observed "
+                           "proportion, s the prior mean of the random-intercept sd",
+                  "log": "m_t = log(ybar_t) - s^2/2, ybar_t wave t's observed mean, s the "
+                         "prior mean of the random-intercept sd",
+                  "identity": "m_t = ybar_t, wave t's observed mean"}[fam.link]
+        level_sd = "2.5 sd_y" if fam.link == "identity" else "1.5"
+        knots = "" if self.time == "wave" else " (m_b: m_t interpolated in months)"
+        parts.append(f"    levels: mu_time[b] ~ N(m_b, {level_sd}){knots}; {centre}")
+        if self.modality_by_time:
+            parts.append("    beta_time[z,b] = mu_time[b] + sigma_modality dz_z + "
+                         "sigma_modality_time eps_zb (dz, eps zero-sum over modality, "
+                         f"non-centred); sigma_modality(_time) ~ HalfN(0.5{sd})")
+        else:
+            parts.append("    beta_time[b] = mu_time[b]; beta_modality ~ "
+                         f"ZeroSumNormal({sd[1:] or 1})")
+        parts.append("    " + {"logit": "N(0,1) covariates, HalfN(1) sigma_person, "
+                                        "HalfN(0.5) site/area",
+                                "log": "N(0,1) covariates, HalfN(1) sigma_person, "
+                                       "HalfN(0.5) site/area",
+                                "identity": "N(0, sd_y) covariates, HalfN(sd_y) sigma_person, "
+                                            "HalfN(0.5 sd_y) site/area"}[fam.link])
+        if fam.parts == ("eta", "eta_pos"):
+            loc = "log(ybar_t) - s^2/2" if self.family == "hurdle_gamma" else \
+                "mean log y of wave t's positive values"
+            parts.append(f"    pos_: same structure on the log link, m_t = {loc}")
         for par, (kind, scale) in fam.aux.items():
             parts.append(f"    {par}: {kind}" + (f"({scale})" if scale else ""))
         if self.priors:
@@ -195,35 +229,62 @@ class ChangeModel:
         """The time basis for a design."""
         return TimeBasis.build(self.time, design.waves, design.schedule, self.knots)
 
-    def prior_scales(self, design: Design) -> dict[str, dict[str, float]]:
-        """Prior scales per part (``""`` and ``"pos_"``), defaults overridden by ``priors``."""
+    def prior_scales(self, design: Design) -> dict[str, dict[str, Any]]:
+        """Prior settings per part (``""`` and ``"pos_"``), defaults overridden by ``priors``.
+
+        Every value is a float except ``level_loc``: the per-wave centres
+        ``{wave label: m_t}`` on the link's conditional scale (see :mod:`dtors_bayes.priors`).
+        For the logit link, ``m_t = logit(pbar_t) sqrt(1 + 0.346 s^2)`` with ``pbar_t`` wave
+        t's observed proportion (non-zero share for hurdles) and ``s`` the prior mean of the
+        random-intercept sd; for the log link ``m_t = log(ybar_t) - s^2/2`` (a lognormal
+        positive part: the wave's mean log); for the identity link ``m_t = ybar_t``. The
+        centres use the scales after the user's overrides (``s`` follows ``sigma_person``).
+
+        Raises
+        ------
+        ModelError
+            For an unknown name or a ``level_loc`` table naming waves that are not modelled.
+        """
         fam = self.family_obj
         y = design.y
-        if fam.link == "logit":  # the logit prior is centred on the observed proportion
-            if fam.parts == ("eta", "eta_pos"):
+        hurdle = fam.parts == ("eta", "eta_pos")
+        # per part: link, the data its centres come from, and the centre's location kind
+        data: dict[str, tuple[str, np.ndarray, str]] = {}
+        if fam.link == "logit":  # the logit prior is centred on observed proportions
+            if hurdle:
                 prop = np.where(np.isnan(y), np.nan, ((1.0 - y) if self.family == "eq5d"
                                                       else y) > 0)
             else:
                 prop = y / (design.trials if fam.kind == "bounded_count" else 1.0)
-            out = {"": default_priors("logit", prop)}
+            data[""] = ("logit", prop, "mean")
         else:
-            out = {"": default_priors(fam.link, y)}
-        if fam.parts == ("eta", "eta_pos"):
+            data[""] = (fam.link, y, "mean")
+        if hurdle:
             pos = (1.0 - y) if self.family == "eq5d" else y
-            pos = pos[(~np.isnan(pos)) & (pos > 0)]
-            base = default_priors("log", pos)
-            if self.family != "hurdle_gamma" and pos.size:
-                base["level_loc"] = float(np.log(pos).mean())
-            out["pos_"] = base
+            pos = np.where(np.isnan(pos) | ~(pos > 0), np.nan, pos)
+            data["pos_"] = ("log", pos, "mean" if self.family == "hurdle_gamma" else "log_mean")
+        out: dict[str, dict[str, Any]] = {pre: default_priors(link, vals)
+                                          for pre, (link, vals, _) in data.items()}
+        loc_override: dict[str, Any] = {}
         for key, val in self.priors.items():
             prefix = "pos_" if key.startswith("pos_") else ""
             name = key[len(prefix):]
             if prefix not in out or (name not in out[prefix] and name not in fam.aux):
                 raise ModelError(f"priors: unknown name {key!r}; allowed: "
-                                 f"{', '.join(sorted(out['']))} (prefix pos_ for hurdles) and "
+                                 f"{', '.join(PRIOR_NAMES)} (prefix pos_ for hurdles) and "
                                  f"{', '.join(fam.aux) or 'no auxiliary parameters'}")
-            if name in out[prefix]:
+            if name == "level_loc":
+                loc_override[prefix] = val
+            elif name in out[prefix]:
                 out[prefix][name] = float(val)
+        person = design.y.shape[1] > 1
+        for prefix, (link, vals, location) in data.items():
+            s = latent_sd(out[prefix], person=person, levels=self.levels)
+            centres = wave_centres(link, vals, design.waves, s, location=location)
+            if prefix in loc_override:
+                centres.update(parse_level_loc(loc_override[prefix], design.waves,
+                                               name=prefix + "level_loc"))
+            out[prefix]["level_loc"] = centres
         return out
 
     def coords(self, design: Design, basis: TimeBasis) -> dict:
@@ -270,17 +331,32 @@ class ChangeModel:
         import pymc as pm
         import pytensor.tensor as pt
 
-        # Every basis coefficient is a level (at a wave or a knot month): same prior for all.
-        loc = np.full(basis.n, s["level_loc"])
-        scale = np.full(basis.n, s["level"])
+        # Every basis coefficient is a level (at a wave or a knot month): mu_time[b] is the
+        # modality-average level, centred on the wave-specific m_b (see dtors_bayes.priors).
+        loc = basis_centres(s["level_loc"], design.waves, design.schedule, basis)
+        n_mod = len(design.modality_labels)
         p: dict[str, Any] = {}
+        p["mu_time"] = pm.Normal(f"{prefix}mu_time", mu=loc, sigma=s["level"],
+                                 dims="time_basis")
         if self.modality_by_time:
-            p["beta_time"] = pm.Normal(f"{prefix}beta_time", mu=loc, sigma=scale,
-                                       dims=("modality", "time_basis"))
+            if n_mod > 1:
+                p["sigma_modality"] = pm.HalfNormal(f"{prefix}sigma_modality",
+                                                    s["sigma_modality"])
+                p["z_modality"] = pm.ZeroSumNormal(f"{prefix}z_modality", sigma=1.0,
+                                                   dims="modality")
+                p["sigma_modality_time"] = pm.HalfNormal(f"{prefix}sigma_modality_time",
+                                                         s["sigma_modality_time"])
+                # ZeroSumNormal constrains its last axis: modality, hence the transposed dims
+                p["z_modality_time"] = pm.ZeroSumNormal(f"{prefix}z_modality_time", sigma=1.0,
+                                                        dims=("time_basis", "modality"))
+            p["beta_time"] = pm.Deterministic(
+                f"{prefix}beta_time", trajectory_levels(p, by_time=True),
+                dims=("modality", "time_basis"))
         else:
-            p["beta_time"] = pm.Normal(f"{prefix}beta_time", mu=loc, sigma=scale,
-                                       dims="time_basis")
-            if len(design.modality_labels) > 1:
+            p["beta_time"] = pm.Deterministic(f"{prefix}beta_time",
+                                              trajectory_levels(p, by_time=False),
+                                              dims="time_basis")
+            if n_mod > 1:
                 p["beta_modality"] = pm.ZeroSumNormal(f"{prefix}beta_modality",
                                                       sigma=s["modality"], dims="modality")
             else:
@@ -359,6 +435,8 @@ class ChangeModel:
         ``params`` maps the model's variable names (``beta_time``, ``z_person``, ``sigma``,
         ...) to values without a sample axis, e.g. one prior or posterior draw. Same
         parameterisation as the likelihood, so fitting the result recovers ``params``.
+        When ``beta_time`` is missing (a draw of the free variables only) it is computed from
+        ``mu_time`` and the modality deviations (:func:`trajectory_levels`).
         """
         design = cohort_or_design if isinstance(cohort_or_design, Design) else \
             self.design(cohort_or_design)
@@ -367,6 +445,13 @@ class ChangeModel:
         n, t = design.y.shape
         p_idx, t_idx = np.repeat(np.arange(n), t), np.tile(np.arange(t), n)
         cells = design.cells(basis, p_idx, t_idx, design.months[p_idx, t_idx])
+        params = dict(params)
+        for prefix in ("", "pos_")[:len(fam.parts)]:
+            # a draw of the free variables only (e.g. pm.draw of free_RVs): derive beta_time
+            if prefix + "beta_time" not in params and prefix + "mu_time" in params:
+                vals = {k: np.asarray(v) for k, v in params.items()}
+                params[prefix + "beta_time"] = trajectory_levels(
+                    vals, prefix=prefix, by_time=self.modality_by_time)
         lead = {k: np.asarray(v)[None] for k, v in params.items()}
         etas = {part: linear_predictor(lead, cells, prefix=prefix,
                                        by_time=self.modality_by_time)[0]
@@ -374,6 +459,42 @@ class ChangeModel:
         aux = {k: float(np.asarray(params[k])) for k in fam.aux}
         rng = np.random.default_rng(seed)
         return fam.simulate(rng, etas, aux, trials=design.trials).reshape(n, t)
+
+
+def trajectory_levels(p: dict, *, prefix: str = "", by_time: bool = True):
+    """Trajectory levels ``beta_time`` from the hierarchical parameters (numpy or PyTensor).
+
+    .. math::
+
+        \\beta_{z,b} = \\mu_b + \\tau_1 \\tilde\\delta_z + \\tau_2 \\tilde\\epsilon_{b,z}
+
+    with ``mu_time`` (``mu``, dims ``time_basis``), ``sigma_modality`` (``tau_1``),
+    ``z_modality`` (zero-sum over modality), ``sigma_modality_time`` (``tau_2``) and
+    ``z_modality_time`` (dims ``(time_basis, modality)``, zero-sum over modality).
+
+    Parameters
+    ----------
+    p : dict
+        Values without a sample axis, keyed by the model's variable names.
+    prefix : str
+        ``"pos_"`` for a hurdle's positive part.
+    by_time : bool
+        ``modality_by_time``: ``False`` returns ``mu_time`` itself (dims ``time_basis``).
+
+    Returns
+    -------
+    array (n_modality, n_basis), or (n_basis,) when ``by_time`` is False
+        ``(1, n_basis)`` when the model has no modality deviations (one modality).
+    """
+    mu = p[prefix + "mu_time"]
+    if not by_time:
+        return mu
+    out = mu[None, :]
+    if p.get(prefix + "sigma_modality") is not None:
+        out = out + p[prefix + "sigma_modality"] * p[prefix + "z_modality"][:, None]
+    if p.get(prefix + "sigma_modality_time") is not None:
+        out = out + p[prefix + "sigma_modality_time"] * p[prefix + "z_modality_time"].T
+    return out
 
 
 def linear_predictor(p: dict, d: dict, *, prefix: str = "", by_time: bool = True):

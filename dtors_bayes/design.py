@@ -228,8 +228,8 @@ def on_time_limits(months: np.ndarray, interviewed: np.ndarray, waves: list[int]
     only those of persons seen again later, which would condition on a later response) are
     sorted; the on-time window ends at the *largest* gap between consecutive months above
     the nominal months ``schedule[t]``, when that gap is at least ``gap`` months. No such
-    gap: every interview is on time (``inf``). The last wave has no later level to place a late interview towards, so it is
-    never split. Intake (months 0) is on time by definition.
+    gap: every interview is on time (``inf``). The last wave has no later level to place a
+    late interview towards, so it is never split. Intake (months 0) is on time by definition.
 
     Returns
     -------

@@ -35,7 +35,10 @@ def test_logp_and_gradient_finite_at_initial_point(cohort, family, time):
     pm_model = model.build(cohort)
     ip = pm_model.initial_point()
     # FAST_COMPILE: the graph is the same; skipping C compilation keeps this test in ~1 s.
-    logp = pm_model.compile_logp(mode="FAST_COMPILE")(ip)
+    # The logp terms are summed here: Python-mode Elemwise takes at most 32 operands, fewer
+    # than the hurdles' (two parts x the hierarchical levels' terms and Jacobians).
+    logp = sum(float(np.sum(t)) for t in
+               pm_model.compile_logp(sum=False, mode="FAST_COMPILE")(ip))
     grad = pm_model.compile_dlogp(mode="FAST_COMPILE")(ip)
     assert np.isfinite(logp)
     assert np.all(np.isfinite(grad))
@@ -47,10 +50,14 @@ def test_structure_names_dims_coords(cohort):
                         random_change=("site",))
     m = model.build(cohort)
     names = {v.name for v in m.free_RVs}
-    assert {"beta_time", "beta_covariate", "sigma_person", "z_person", "sigma_site", "z_site",
-            "sigma_area", "z_area", "sigma_site_change", "z_site_change"} == names
+    assert {"mu_time", "sigma_modality", "z_modality", "sigma_modality_time",
+            "z_modality_time", "beta_covariate", "sigma_person", "z_person", "sigma_site",
+            "z_site", "sigma_area", "z_area", "sigma_site_change", "z_site_change"} == names
+    # the trajectory levels are a deterministic of the partially pooled parameters
+    assert [v.name for v in m.deterministics] == ["beta_time"]
     dims = m.named_vars_to_dims
     assert dims["beta_time"] == ("modality", "time_basis")
+    assert dims["mu_time"] == ("time_basis",)
     assert dims["z_person"] == ("person",)
     assert list(m.coords["time_basis"]) == ["wave_0", "wave_1", "wave_2"]
     assert list(m.coords["modality"]) == ["prescribing", "psychosocial", "residential"]
@@ -65,6 +72,7 @@ def test_constant_modality_effect_and_no_levels(cohort):
     m = ChangeModel("crime", modality_by_time=False, levels=(), time="linear").build(cohort)
     names = {v.name for v in m.free_RVs}
     assert "beta_modality" in names and "z_site" not in names and "z_area" not in names
+    assert "mu_time" in names and "sigma_modality" not in names
     assert list(m.coords["time_basis"]) == ["month_0", "month_12"]
 
 
@@ -84,7 +92,8 @@ def test_hurdle_has_two_predictors(cohort):
     m = ChangeModel("spend", "hurdle_lognormal").build(cohort)
     names = {v.name for v in m.observed_RVs}
     assert names == {"y_nonzero", "y_positive"}
-    assert "pos_beta_time" in {v.name for v in m.free_RVs}
+    assert {"pos_mu_time", "pos_sigma_modality"} <= {v.name for v in m.free_RVs}
+    assert {v.name for v in m.deterministics} == {"beta_time", "pos_beta_time"}
 
 
 def test_ancova_models_followups_only(cohort):
@@ -129,7 +138,8 @@ def test_level_missing_from_cohort_is_an_error():
 def test_print_shows_math_and_priors(cohort):
     text = str(ChangeModel("mental_health", "gaussian", priors={"sigma_person": 3.0}))
     assert "eta =" in text and "identity" in text and "sigma_person" in text
-    assert "N(ybar, 2.5 sd_y)" in text
+    assert "mu_time[b] ~ N(m_b, 2.5 sd_y)" in text and "m_t = ybar_t" in text
+    assert "sigma_modality_time" in text
 
 
 def test_user_prior_override_reaches_the_graph(cohort):
