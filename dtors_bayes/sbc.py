@@ -13,6 +13,14 @@ Each simulation (Talts et al. 2018; Modrak et al. 2023):
    ``mu`` over persons at the last wave) counts the posterior draws below the prior value,
    after thinning each chain to about the quantity's bulk ESS.
 
+The structural parameters ranked are every free variable but the standardised offsets
+``z_*``, plus the follow-up cells of the ``beta_time`` deterministic when it has modality
+deviations (:func:`ranked_names`): the trajectory is ranked through ``mu_time`` (each basis
+function), ``sigma_modality``, ``sigma_modality_time`` and ``beta_time[z, follow-up]``. The
+prior draw is joint over free variables and deterministics, so ``beta_time``'s prior value
+is the one the data were simulated from. The data-dependent prior settings (per-wave level
+centres, identity/log scales) are frozen at the design's values (:func:`frozen_priors`).
+
 If the software is calibrated, each rank is uniform on ``0..L``. Ranks are turned into
 randomised PIT values ``(rank + V) / (L + 1)``, ``V ~ U(0, 1)``, exactly uniform whatever
 ``L`` each simulation kept; uniformity is judged with a chi-square test over bins and an
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -54,6 +63,7 @@ __all__ = [
     "frozen_priors",
     "pit_values",
     "rank_statistic",
+    "ranked_names",
     "sbc_study",
     "summarize_ranks",
     "uniformity_test",
@@ -66,7 +76,9 @@ SBC_OUTCOMES = {
     "gaussian": "mental_health", "student_t": "mental_health",
     "hurdle_lognormal": "drug_spend", "hurdle_gamma": "drug_spend", "eq5d": "eq5d",
 }
-SBC_VERSION = 1
+#: Bumped when the model or the ranked quantities change (2: hierarchical wave-centred
+#: levels, ranks of mu_time, sigma_modality(_time) and follow-up beta_time cells).
+SBC_VERSION = 2
 #: Name of the population quantity added to the structural parameters.
 LEVEL_LAST = "level_last_wave"
 
@@ -176,21 +188,54 @@ def summarize_ranks(ranks: pd.DataFrame, n_bins: int | None = None) -> pd.DataFr
 
 
 # ---------------------------------------------------------------------------- model pieces
-def frozen_priors(model, design) -> dict[str, float]:
-    """The model's prior scales for ``design`` as explicit ``priors=`` overrides.
+def frozen_priors(model, design) -> dict[str, float | dict[int, float]]:
+    """The model's prior settings for ``design`` as explicit ``priors=`` overrides.
 
-    Default scales of identity/log links depend on the outcome (``ybar``, ``sd_y``); SBC
-    must refit with the prior it drew from, so these are fixed at the original design's
-    values.
+    The level centres (``level_loc``: one per modelled wave, from that wave's observed
+    outcomes) and the default scales of identity/log links (``sd_y``) depend on the outcome;
+    SBC must refit with the prior it drew from, so these are fixed at the original design's
+    values. ``level_loc`` is returned as the per-wave table ``{wave: m_t}``, which
+    :meth:`~dtors_bayes.change_model.ChangeModel.prior_scales` reads back unchanged (knot
+    centres are interpolated from it, as for the defaults).
     """
     from dtors_bayes.priors import aux_defaults
 
-    out: dict[str, float] = {}
+    out: dict[str, float | dict[int, float]] = {}
     for prefix, scales in model.prior_scales(design).items():
-        out.update({prefix + k: float(v) for k, v in scales.items()})
+        for k, v in scales.items():
+            out[prefix + k] = ({int(w): float(c) for w, c in v.items()}
+                               if isinstance(v, dict) else float(v))
     aux = aux_defaults(model.family, design.y)
     aux.update({k: v for k, v in model.priors.items() if k in aux})
     out.update({k: float(v) for k, v in aux.items() if k in model.family_obj.aux})
+    return out
+
+
+def _follow_up_basis(model, design) -> np.ndarray:
+    """Boolean per basis function: at a follow-up (a wave or knot after the intake month)."""
+    basis = model.basis(design)
+    start = min(float(m) for m in design.schedule.values())
+    months = [float(design.schedule[w]) for w in basis.waves] if basis.kind == "wave" \
+        else [float(k) for k in basis.knots]
+    return np.array([m > start for m in months])
+
+
+def ranked_names(model, design, names) -> list[str]:
+    """Variables whose scalars SBC ranks, among ``names`` (free variables and deterministics).
+
+    Everything but the standardised offsets ``z_*`` (many, individually uninteresting) and
+    ``beta_time`` where it is a copy of ``mu_time`` (``modality_by_time=False`` or one
+    modality). So the ranked trajectory quantities are ``mu_time`` (every basis function), the
+    hierarchical scales ``sigma_modality`` / ``sigma_modality_time``, and the follow-up cells
+    of ``beta_time`` (see :func:`_scalar_quantities`).
+    """
+    copy = not model.modality_by_time or len(design.modality_labels) < 2
+    out = []
+    for name in names:
+        base = name.removeprefix("pos_")
+        if base.startswith("z_") or (base == "beta_time" and copy):
+            continue
+        out.append(name)
     return out
 
 
@@ -210,20 +255,25 @@ def _population_level(model, design, params: dict[str, np.ndarray]) -> np.ndarra
 
 def _scalar_quantities(model, design, params: dict[str, np.ndarray], coords: dict,
                        dims: dict) -> dict[str, np.ndarray]:
-    """Structural parameters flattened to scalars (name[label, ...]) plus the population level.
+    """Ranked parameters flattened to scalars (name[label, ...]) plus the population level.
 
-    ``params`` values have a leading sample axis.
+    ``params`` values have a leading sample axis and hold the free variables and the
+    ``beta_time`` deterministic. Variables are chosen by :func:`ranked_names`; of
+    ``beta_time`` only the follow-up cells are ranked (the intake cells are the best-identified
+    and add little beyond ``mu_time``). The population level is computed from every variable.
     """
     out: dict[str, np.ndarray] = {}
-    for name, v in params.items():
-        if name.split("pos_")[-1].startswith("z_"):
-            continue
-        v = np.asarray(v)
+    follow = _follow_up_basis(model, design)
+    for name in ranked_names(model, design, params):
+        v = np.asarray(params[name])
         if v.ndim == 1:
             out[name] = v
             continue
         names = dims.get(name, ())
         for idx in np.ndindex(*v.shape[1:]):
+            if name.removeprefix("pos_") == "beta_time" and "time_basis" in names and \
+                    not follow[idx[list(names).index("time_basis")]]:
+                continue
             labels = [str(coords[dn][i]) if dn in coords else str(i)
                       for dn, i in zip(names, idx, strict=False)]
             out[f"{name}[{', '.join(labels)}]"] = v[(slice(None), *idx)]
@@ -232,19 +282,24 @@ def _scalar_quantities(model, design, params: dict[str, np.ndarray], coords: dic
 
 
 @functools.lru_cache(maxsize=4)
-def _design_for(family: str, n_persons: int, design_seed: int, model_items: tuple):
-    """The fixed SBC design and model (cached per worker process)."""
+def _design_for(family: str, n_persons: int, design_seed: int, model_json: str):
+    """The fixed SBC design and model (cached per worker process).
+
+    ``model_json`` is the JSON of the ``ChangeModel`` arguments (hashable, also when they
+    hold a ``priors`` table such as a per-wave ``level_loc``).
+    """
     from dtors_bayes.change_model import ChangeModel
     from dtors_bayes.simulate import simulate_cohort
 
     outcome = SBC_OUTCOMES[family]
     sim = simulate_cohort(design_seed, **cohort_kwargs(n_persons, outcomes=[outcome],
                                                        attrition="mcar"))
-    kwargs = dict(model_items)
+    kwargs = json.loads(model_json)
     model = ChangeModel(outcome, family, **kwargs)
     design = model.design(sim.cohort)
-    model = dataclasses.replace(model, priors={**frozen_priors(model, design),
-                                               **kwargs.get("priors", {})})
+    # frozen_priors already carries the user's overrides (prior_scales applies them); merging
+    # the user's table again would replace a frozen per-wave level_loc by a partial one
+    model = dataclasses.replace(model, priors=frozen_priors(model, design))
     return model, design
 
 
@@ -256,15 +311,16 @@ def _sbc_task(family: str, sim_index: int, seed: int, settings: dict) -> pd.Data
 
     t0 = time.perf_counter()
     model, design = _design_for(family, settings["n_persons"], settings["design_seed"],
-                                tuple(sorted(settings["model"].items())))
+                                json.dumps(settings["model"], sort_keys=True))
     ss = np.random.SeedSequence(entropy=int(seed), spawn_key=(_name_key(family),
                                                               int(sim_index)))
     prior_seed, data_seed, fit_seed, pit_seed = (int(s) for s in
                                                  ss.generate_state(4, dtype=np.uint32))
     prior_model = model.build(design)
-    free = prior_model.free_RVs
-    drawn = pm.draw([prior_model[v.name] for v in free], random_seed=prior_seed)
-    truth = {v.name: np.asarray(val) for v, val in zip(free, drawn, strict=True)}
+    # free variables and deterministics (beta_time) in one joint draw
+    named = [*prior_model.free_RVs, *prior_model.deterministics]
+    drawn = pm.draw([prior_model[v.name] for v in named], random_seed=prior_seed)
+    truth = {v.name: np.asarray(val) for v, val in zip(named, drawn, strict=True)}
     y = model.simulate(design, truth, seed=data_seed)
     y[np.isnan(design.y)] = np.nan
     sim_design = dataclasses.replace(design, y=y)
@@ -274,7 +330,8 @@ def _sbc_task(family: str, sim_index: int, seed: int, settings: dict) -> pd.Data
         tree, seconds = sample_model(fit_model, draws=settings["draws"], tune=settings["tune"],
                                      chains=settings["chains"], random_seed=fit_seed,
                                      sampler=settings["sampler"], progressbar=False, cores=1,
-                                     target_accept=settings.get("target_accept"))
+                                     target_accept=settings.get("target_accept"),
+                                     backend=settings.get("backend", "numba"))
     post = tree["posterior"].to_dataset()
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     flat = {k: np.asarray(post[k].values).reshape(n_chain * n_draw, *post[k].shape[2:])
@@ -405,6 +462,7 @@ def sbc_study(
     chains: int = 2,
     sampler: str = "nutpie",
     target_accept: float | None = None,
+    backend: str = "numba",
     model_kwargs: dict[str, Any] | None = None,
     cache_dir: str | Path | None = None,
     scheduler: Any = None,
@@ -427,6 +485,9 @@ def sbc_study(
         months, interview pattern) every simulation reuses.
     draws, tune, chains, sampler, target_accept
         Sampler settings of each refit (chains run sequentially, ``cores=1``).
+    backend : {"numba", "jax"}
+        nutpie's compiler (``"jax"`` compiles much faster; see
+        :func:`dtors_bayes.fit.sample_model`).
     model_kwargs : dict, optional
         Further ``ChangeModel`` arguments (default ``{"time": "months"}``).
     cache_dir : str or Path, optional
@@ -449,7 +510,7 @@ def sbc_study(
         raise ValueError(f"family={family!r}; allowed: {', '.join(SBC_OUTCOMES)}")
     settings = {"v": SBC_VERSION, "family": family, "n_persons": int(n_persons),
                 "draws": int(draws), "tune": int(tune), "chains": int(chains),
-                "sampler": sampler, "target_accept": target_accept,
+                "sampler": sampler, "target_accept": target_accept, "backend": backend,
                 "model": dict(model_kwargs if model_kwargs is not None else {"time": "months"}),
                 "design_seed": int(design_seed), "seed": int(seed)}
     cache = Path(cache_dir) if cache_dir is not None else None
