@@ -50,7 +50,7 @@ def main(seed: int = 7) -> str:
     fw = fixed_weights(c, trim=5.0)
     rows = []
     for outcome in ("acquisitive_crime", "employed"):
-        tab = complete_case_estimates(c, outcome, weights="fixed", fixed=fw)
+        tab = complete_case_estimates(c, outcome, weights="fixed", fixed=fw, cluster=None)
         tab = tab[(tab.modality == "") & tab.estimand.isin(["level", "change"])]
         y = c.matrix(outcome)
         pid = persons["person_id"].to_numpy()

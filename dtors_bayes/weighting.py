@@ -21,7 +21,9 @@ The *weighted complete-case* estimator (Hajek) of a wave's level is
 of ``y_it - y_i0``, with weight ``a_it``; the ratio to intake is
 ``sum a_it y_it / sum a_it y_i0`` over the same pairs. Every one is a ratio
 ``R = sum_i u_i / sum_i v_i``; its linearisation (Taylor) variance, treating weights as fixed
-and persons (or ``cluster``) as with-replacement primary units, is
+and the ``cluster`` units as with-replacement primary units (default ``"design"``: the
+cohort's first-stage clusters, areas, else sites, else persons: the ultimate-cluster
+variance of a multi-stage design), is
 
 .. math::
 
@@ -29,23 +31,55 @@ and persons (or ``cluster``) as with-replacement primary units, is
     z_k = \sum_{i \in k} \frac{u_i - R v_i}{\sum_j v_j},
 
 with ``m`` primary units; domains (a wave's respondents, a modality) keep ``z = 0`` outside
-the domain, as in R ``survey`` and samplics.
+the domain, as in R ``survey`` and samplics. Persons as units (``cluster=None``, the previous
+default) ignore the clustering of recruitment in areas and of the outcomes' area and
+site effects; with few areas the clustered variance has few degrees of freedom (``m - 1``).
 
 Propagated weights
 ------------------
 Weight draw ``s`` is built from
 
-(a) a Bayesian bootstrap ``g_s = n D_s`` with ``D_s ~ Dirichlet(1, ..., 1)`` over persons
-    (Rubin 1981): the sampling uncertainty;
-(b) calibration of ``g_s`` to the population margins (raking starting from ``g_s``, with the
-    same trimming): ``c_s``;
+(a) a Bayesian-bootstrap multiplier ``g_s`` (Rubin 1981): the sampling uncertainty. Its
+    stages follow the design (``bootstrap=``, :func:`bootstrap_stages`,
+    :func:`bayesian_bootstrap`):
+
+    - ``"design"`` (default): ``g_si = A D_{s,a(i)}``, ``D_s ~ Dirichlet(1_A)`` over the
+      ``A`` sampled areas (the first-stage clusters; sites when the cohort has no
+      ``area_id``, persons when it has neither), every person sharing its area's
+      multiplier: the ultimate-cluster bootstrap, the Bayesian analogue of the
+      linearisation with areas as primary units (``complete_case_estimates``'s default
+      ``cluster="design"``);
+    - ``"multistage"``: the product of Dirichlet multipliers normalised to mean 1 over the
+      areas, the sites within each area and the persons within each site, rescaled to mean
+      1 (:func:`bayesian_bootstrap`);
+    - ``"persons"``: ``g_s = n D_s``, ``D_s ~ Dirichlet(1_n)``, persons as i.i.d. units.
+
+    Why not ``"multistage"`` by default: when the first stage is sampled with replacement
+    or with a small sampling fraction, the spread of the first-stage totals already
+    carries the variance of every later stage; resampling sites and persons within the
+    resampled areas as well counts that within-area variance a second time (Davison and
+    Hinkley 1997, section 3.8; Rao and Wu 1988). On the weighting study's cohorts
+    (``benchmarks/results/cc_propagated_width.md``) its intervals are 1.4-1.8 x the
+    linearisation's and cover 0.96-1.00 at 90%. The ultimate cluster ignores the
+    first-stage finite-population correction (conservative by about ``f`` x the
+    between-area component at sampling fraction ``f``), as the linearisation does.
+(b) calibration of ``g_s`` to the population margins: raking starting from ``g_s`` with the
+    same trimming, applied *per copy* (:func:`~dtors_bayes.raking.rake` with
+    ``multiplier=g_s``): person ``i`` stands for ``g_si`` copies, each with design weight
+    ``a_si = w_si / g_si``, and the cap is ``a_si <= trim x median_g(a_s)`` (the
+    ``g``-weighted median, the median over copies), then re-rake: ``c_s``. Capping the
+    product ``g_si a_si`` instead would cap about 3% of persons in every draw through the
+    Exp(1) multipliers alone at ``trim = 5`` and truncate the bootstrap's variation
+    (stat review B1);
 (c) for the complete-case estimator only, division by a response-propensity draw ``p_s``:
     by default the *weighted likelihood bootstrap* (Newton and Raftery 1994): the logistic
     response model refitted by maximum likelihood with case weights ``g_s``, the same
-    Dirichlet draw that drives (a), so sampling and response-model uncertainty are drawn
+    multiplier that drives (a), so sampling and response-model uncertainty are drawn
     jointly; ``response="normal"`` draws the coefficients from the ML asymptotic normal
     ``N(beta_hat, (X'WX)^{-1})`` instead; ``response_draws=`` takes propensity draws from a
-    Bayesian response model (one per draw).
+    Bayesian response model (one per draw). The response weight is trimmed per copy too:
+    ``b_si = r_it c_si / (g_si p_sit)`` is capped at ``trim x`` its ``g_s``-weighted
+    median over respondents, and ``g_si b_si`` is scaled to the population total.
 
 The *model-based* estimator (g-computation over every intake person, :meth:`Fit.estimate`)
 uses (a)+(b) only: the outcome model already accounts for who was not interviewed
@@ -99,6 +133,7 @@ from dtors_bayes.raking import (
     rake,
     raking_problem,
     raking_variables,
+    weighted_median,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,8 +143,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "attach_weights",
     "bayesian_bootstrap",
+    "bootstrap_stages",
     "calibration_weights",
     "complete_case_estimates",
+    "first_stage_cluster",
     "fit_logistic",
     "fixed_weights",
     "kish_ess",
@@ -310,8 +347,9 @@ def fixed_weights(cohort: Cohort, *, trim: float | None = DEFAULT_TRIM,
         ``person_id``, ``calibration`` (sums to the population total), and per follow-up wave
         ``w``: ``p_wave{w}`` (estimated response propensity) and ``weight_wave{w}`` (0 for
         non-respondents; respondents sum to the population total). ``attrs`` holds the
-        raking diagnostics (``iterations``, ``max_error``, ``n_trimmed``) and the number of
-        response weights trimmed per wave.
+        raking diagnostics (``iterations``, ``max_error``, ``n_trimmed``, whether the
+        trimming cap was attained and the largest weight over the median achieved) and the
+        number of response weights trimmed per wave.
     """
     persons = _persons(cohort, person_ids)
     cal = rake(calibration_problem(persons, cohort.population, variables), trim=trim)
@@ -322,6 +360,8 @@ def fixed_weights(cohort: Cohort, *, trim: float | None = DEFAULT_TRIM,
     info: dict[str, Any] = {"raking_iterations": cal.iterations,
                             "raking_max_error": cal.max_error,
                             "calibration_n_trimmed": cal.n_trimmed,
+                            "calibration_trim_attained": cal.trim_attained,
+                            "calibration_max_over_median": cal.max_over_median,
                             "response_terms": names, "response_n_trimmed": {}}
     for j, w in enumerate(cohort.waves[1:], start=1):
         r = resp[:, j]
@@ -341,29 +381,162 @@ def _interviewed(cohort: Cohort, persons: pd.DataFrame) -> np.ndarray:
 
 
 # ============================================================================ weight draws
-def bayesian_bootstrap(n: int, n_draws: int, rng: np.random.Generator) -> np.ndarray:
-    """``n_draws`` Bayesian-bootstrap weight vectors ``n D`` with ``D ~ Dirichlet(1_n)``.
+#: Bayesian-bootstrap designs of the propagated weights (see :func:`bootstrap_stages`).
+BOOTSTRAPS = ("design", "multistage", "persons")
 
-    Each row sums to ``n`` (normalised standard exponentials).
+
+def bayesian_bootstrap(n: int, n_draws: int, rng: np.random.Generator,
+                       stages: Sequence[np.ndarray] | None = None, *,
+                       persons: bool = True) -> np.ndarray:
+    r"""``n_draws`` Bayesian-bootstrap multipliers of ``n`` persons, each row summing to ``n``.
+
+    Without ``stages``: ``g = n D`` with ``D ~ Dirichlet(1_n)`` (Rubin 1981; normalised
+    standard exponentials), the analogue of resampling persons with replacement.
+
+    With nested ``stages`` (integer codes of each person's unit at stage ``k = 1..K``,
+    outermost first, e.g. area then site): at every stage the units of each parent unit
+    ``p`` (the whole sample for ``k = 1``; units are the distinct (parent, code) pairs, so
+    codes need not be unique across parents) get a Dirichlet draw, normalised to mean 1,
+
+    .. math::
+
+        G^{(k)}_u = J_p D^{(k)}_{p,u}, \qquad (D^{(k)}_{p,u})_{u \in p}
+            \sim \text{Dirichlet}(1_{J_p}),
+
+    with ``J_p`` the number of units in ``p``; with ``persons=True`` the persons of each
+    innermost unit form a last stage the same way. Stages are independent, so
+    ``E[G^{(k)}_u] = 1`` and the multiplier
+
+    .. math::
+
+        g_i = n \frac{\prod_k G^{(k)}_{u_k(i)}}{\sum_j \prod_k G^{(k)}_{u_k(j)}}
+
+    has mean about 1 for every person: the Bayesian analogue of the multi-stage bootstrap
+    that resamples areas, then sites within each resampled area, then persons within each
+    resampled site (each stage's ``J_p D`` mimics the multinomial resampling counts
+    ``Mult(J_p, 1/J_p)``). ``persons=False`` with one stage is the ultimate-cluster
+    bootstrap: every person of a cluster shares its cluster's multiplier.
+
+    Parameters
+    ----------
+    n : int
+        Persons.
+    n_draws : int
+    rng : numpy.random.Generator
+    stages : sequence of ndarray (n,), optional
+        Nested unit codes, outermost first.
+    persons : bool
+        Whether persons within the innermost unit are a last Dirichlet stage.
+
+    Returns
+    -------
+    ndarray (n_draws, n)
+        Positive multipliers; every row sums to ``n``.
     """
-    e = rng.standard_exponential((n_draws, n))
-    return n * e / e.sum(axis=1, keepdims=True)
+    stages = [] if stages is None else list(stages)
+    if not stages and persons:
+        e = rng.standard_exponential((n_draws, n))
+        return n * e / e.sum(axis=1, keepdims=True)
+    if not stages:
+        return np.ones((n_draws, n))
+    g = np.ones((n_draws, n))
+    parent = np.zeros(n, dtype=np.int64)
+    levels = [np.asarray(c) for c in stages]
+    if persons:
+        levels.append(np.arange(n))
+    for codes in levels:
+        if codes.shape != (n,):
+            raise ValueError(f"bayesian_bootstrap: every stage needs {n} codes")
+        pairs = pd.MultiIndex.from_arrays([parent, pd.factorize(codes)[0]])
+        unit, uniq = pd.factorize(pairs)
+        unit_parent = np.asarray(uniq.get_level_values(0), dtype=np.int64)
+        n_parent = int(unit_parent.max()) + 1
+        size = np.bincount(unit_parent, minlength=n_parent).astype(float)
+        e = rng.standard_exponential((n_draws, unit_parent.size))
+        onehot = np.zeros((unit_parent.size, n_parent))
+        onehot[np.arange(unit_parent.size), unit_parent] = 1.0
+        G = e * size[unit_parent] / (e @ onehot)[:, unit_parent]
+        g *= G[:, unit]
+        parent = unit
+    return n * g / g.sum(axis=1, keepdims=True)
+
+
+def bootstrap_stages(persons: pd.DataFrame, bootstrap: str = "design"
+                     ) -> tuple[list[np.ndarray], bool, str]:
+    """Stages of the Bayesian bootstrap that follow a cohort's design.
+
+    Parameters
+    ----------
+    persons : DataFrame
+        Person rows, with ``area_id`` and ``site_id`` when the cohort has them.
+    bootstrap : {"design", "multistage", "persons"}
+        ``"design"`` (default): Dirichlet over the cohort's first-stage clusters, the
+        sampled areas (sites when it has no ``area_id``; persons when it has neither), every
+        person sharing its cluster's multiplier: the ultimate-cluster bootstrap, the
+        Bayesian analogue of the linearisation with the same clusters as primary units
+        (``complete_case_estimates(cluster="design")``). ``"multistage"``: Dirichlet over the
+        areas, then over the sites within each area, then over the persons within each site
+        (the stages the cohort has). ``"persons"``: persons as i.i.d. units.
+
+    Returns
+    -------
+    stages : list of ndarray
+        Unit codes per stage, outermost first (see :func:`bayesian_bootstrap`).
+    persons_stage : bool
+        Whether persons form the last stage.
+    label : str
+        The stages in words, e.g. ``"area > site > person"``.
+    """
+    if bootstrap not in BOOTSTRAPS:
+        raise ValueError(f"bootstrap={bootstrap!r}; allowed: {', '.join(map(repr, BOOTSTRAPS))}")
+    have = [(name, col) for name, col in (("area", "area_id"), ("site", "site_id"))
+            if col in persons.columns and persons[col].notna().any()]
+    for _, col in have:
+        if persons[col].isna().any():
+            raise CohortError(f"bootstrap={bootstrap!r}: '{col}' is missing for "
+                              f"{int(persons[col].isna().sum())} person(s); allowed: a value "
+                              "for every person, or bootstrap='persons'")
+    if bootstrap == "persons" or not have:
+        return [], True, "person"
+    codes = [pd.factorize(persons[col].astype(str))[0] for _, col in have]
+    if bootstrap == "design":
+        return codes[:1], False, have[0][0]
+    return codes, True, " > ".join([name for name, _ in have] + ["person"])
 
 
 def _draws(persons: pd.DataFrame, population: pd.DataFrame | None, n_draws: int, *,
            seed: int | None, trim: float | None, variables: Sequence[str] | None,
            interviewed: np.ndarray | None = None, response: str = "bootstrap",
            response_draws: np.ndarray | None = None,
-           response_columns: Sequence[str] | None = None
+           response_columns: Sequence[str] | None = None, bootstrap: str = "design"
            ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Calibration draws (S, n) and, with ``interviewed``, response weights (S, n, T-1)."""
+    """Calibration draws (S, n) and, with ``interviewed``, response weights (S, n, T-1).
+
+    Draw ``s``: multiplier ``g_s`` (:func:`bayesian_bootstrap` with the stages of
+    ``bootstrap``), raked from ``g_s`` with trimming per copy (:func:`~dtors_bayes.raking.rake`
+    with ``multiplier=g_s``): ``c_s``. Response weight of wave ``t``: per-copy weight
+    ``b_i = r_it c_si / (g_si p_sit)``, capped at ``trim x`` its ``g_s``-weighted median over
+    respondents, then ``g_si b_i`` scaled to the population total.
+    """
     rng = np.random.default_rng(seed)
     prob = calibration_problem(persons, population, variables)
     n = prob.n
-    g = bayesian_bootstrap(n, n_draws, rng)
+    stages, persons_stage, _ = bootstrap_stages(persons, bootstrap)
+    g = bayesian_bootstrap(n, n_draws, rng, stages, persons=persons_stage)
     cal = np.empty((n_draws, n))
+    missed: list[float] = []
     for s in range(n_draws):
-        cal[s] = rake(prob, g[s], trim=trim, on_fail="warn").weights
+        res = rake(prob, g[s], multiplier=g[s], trim=trim, on_fail="warn",
+                   on_trim_fail="ignore")
+        cal[s] = res.weights
+        if not res.trim_attained:
+            missed.append(float(res.max_over_median))
+    if missed:
+        warnings.warn(f"{len(missed)} of {n_draws} weight draws: trimming at trim={trim:g} x "
+                      "median not attained (largest per-copy weight up to "
+                      f"{max(missed):.3g} x the median); those draws meet the margins, not "
+                      "the cap: raise trim, collapse sparse categories of the raking "
+                      "variables, or pass trim=None", UserWarning, stacklevel=3)
     if interviewed is None:
         return cal, None
     n_fu = interviewed.shape[1] - 1
@@ -395,8 +568,13 @@ def _draws(persons: pd.DataFrame, population: pd.DataFrame | None, n_draws: int,
     total = cal.sum(axis=1, keepdims=True)
     resp = np.empty_like(p)
     for j in range(n_fu):
-        raw = np.where(interviewed[None, :, j + 1], cal / p[:, :, j], 0.0)
-        resp[:, :, j] = _trim_scale(raw, trim, 1.0)[0] * total
+        seen = interviewed[:, j + 1].astype(bool)
+        raw = np.where(seen[None, :], cal / p[:, :, j], 0.0)
+        if trim is not None:
+            per_copy = raw / g
+            cap = trim * weighted_median(per_copy, np.where(seen[None, :], g, 0.0))
+            raw = g * np.minimum(per_copy, cap[:, None])
+        resp[:, :, j] = raw * (total / raw.sum(axis=1, keepdims=True))
     return cal, resp
 
 
@@ -404,8 +582,14 @@ def weight_draws(cohort: Cohort, n_draws: int, *, seed: int | None = DEFAULT_SEE
                  wave: int | None = None, response_draws: np.ndarray | None = None,
                  response: str = "bootstrap", trim: float | None = DEFAULT_TRIM,
                  variables: Sequence[str] | None = None,
-                 person_ids: Sequence | None = None) -> np.ndarray:
+                 person_ids: Sequence | None = None,
+                 bootstrap: str = "design") -> np.ndarray:
     """Draws of the weights: Bayesian bootstrap, raked, and (for a wave) inverse response.
+
+    Draw ``s`` starts from the multiplier ``g_s`` of :func:`bayesian_bootstrap` (stages from
+    ``bootstrap``, :func:`bootstrap_stages`), rakes it to the margins with trimming *per
+    copy* (the cap applies to ``w / g_s``, :func:`~dtors_bayes.raking.rake`), and for a wave
+    divides by a response-propensity draw, trimmed per copy again (module notes).
 
     Parameters
     ----------
@@ -424,9 +608,14 @@ def weight_draws(cohort: Cohort, n_draws: int, *, seed: int | None = DEFAULT_SEE
         case weights of the same draw (weighted likelihood bootstrap; default), or draw the
         coefficients from the ML asymptotic normal.
     trim : float or None
-        Trimming factor, applied to every draw.
+        Trimming factor, applied to every draw per copy: each person's weight over its
+        bootstrap multiplier is capped at ``trim x`` its multiplier-weighted median.
     variables, person_ids
         As in :func:`calibration_weights`.
+    bootstrap : {"design", "multistage", "persons"}
+        Stages of the Bayesian bootstrap (:func:`bootstrap_stages`): the first-stage
+        clusters (areas, else sites; persons for a cohort without ``site_id``/``area_id``;
+        default), areas then sites then persons, or persons as i.i.d. units.
 
     Returns
     -------
@@ -436,7 +625,7 @@ def weight_draws(cohort: Cohort, n_draws: int, *, seed: int | None = DEFAULT_SEE
     persons = _persons(cohort, person_ids)
     if wave is None:
         return _draws(persons, cohort.population, n_draws, seed=seed, trim=trim,
-                      variables=variables)[0]
+                      variables=variables, bootstrap=bootstrap)[0]
     waves = list(cohort.waves)
     if wave not in waves[1:]:
         raise ValueError(f"wave={wave!r}; allowed: a follow-up wave {waves[1:]} or None")
@@ -445,19 +634,38 @@ def weight_draws(cohort: Cohort, n_draws: int, *, seed: int | None = DEFAULT_SEE
     rd = None if response_draws is None else np.asarray(response_draws, float)
     return _draws(persons, cohort.population, n_draws, seed=seed, trim=trim,
                   variables=variables, interviewed=inter, response=response,
-                  response_draws=rd)[1][:, :, 0]
+                  response_draws=rd, bootstrap=bootstrap)[1][:, :, 0]
 
 
 def propagated_weights_for_fit(fit: Fit, cohort: Cohort | None = None, *,
                                seed: int | None = DEFAULT_SEED,
                                trim: float | None = DEFAULT_TRIM,
-                               variables: Sequence[str] | None = None) -> np.ndarray:
+                               variables: Sequence[str] | None = None,
+                               bootstrap: str = "design") -> np.ndarray:
     """Calibration weight draws for a fit's model-based estimator, one per posterior draw.
 
-    Calibration only (Bayesian bootstrap + raking of the modelled persons): the outcome
-    model accounts for attrition. Rows are chain-major (``chain * n_draw + draw``), columns
-    in ``fit.design.person_ids`` order: pass to ``fit.estimate(weighting="propagated",
+    Calibration only (Bayesian bootstrap + raking of the modelled persons, trimmed per
+    copy; :func:`weight_draws` with ``wave=None``): the outcome model accounts for
+    attrition. Rows are chain-major (``chain * n_draw + draw``), columns in
+    ``fit.design.person_ids`` order: pass to ``fit.estimate(weighting="propagated",
     weights=...)`` or store with :func:`attach_weights`.
+
+    Parameters
+    ----------
+    fit : Fit
+    cohort : Cohort, optional
+        Default ``fit.cohort``.
+    seed : int, optional
+    trim : float or None
+        Trimming factor (per copy).
+    variables : sequence of str, optional
+        Raking variables.
+    bootstrap : {"design", "multistage", "persons"}
+        Stages of the Bayesian bootstrap (:func:`bootstrap_stages`).
+
+    Returns
+    -------
+    ndarray (n_chain * n_draw, n_person)
     """
     cohort = cohort if cohort is not None else fit.cohort
     if cohort is None:
@@ -466,7 +674,7 @@ def propagated_weights_for_fit(fit: Fit, cohort: Cohort | None = None, *,
     post = fit.tree["posterior"]
     n = int(post.sizes["chain"]) * int(post.sizes["draw"])
     return weight_draws(cohort, n, seed=seed, trim=trim, variables=variables,
-                        person_ids=fit.design.person_ids)
+                        person_ids=fit.design.person_ids, bootstrap=bootstrap)
 
 
 def attach_weights(fit: Fit, draws: np.ndarray, *, description: str = "") -> Fit:
@@ -484,8 +692,9 @@ def attach_weights(fit: Fit, draws: np.ndarray, *, description: str = "") -> Fit
     ds = xr.Dataset({"weight": (("sample", "person"), draws)},
                     coords={"person": np.asarray(fit.design.person_ids).astype(str)})
     ds.attrs["description"] = description or (
-        "Bayesian bootstrap (Dirichlet) of the modelled persons raked to the population "
-        "margins; row s goes with posterior draw s (chain-major)")
+        "Bayesian bootstrap (Dirichlet multipliers of the modelled persons) raked to the "
+        "population margins, trimmed per copy; row s goes with posterior draw s "
+        "(chain-major)")
     fit.tree["weights"] = xr.DataTree(ds)
     return fit
 
@@ -522,6 +731,15 @@ def _ratio_terms(y: np.ndarray, w: np.ndarray, cohort_waves: list[int],
     return out
 
 
+def first_stage_cluster(persons: pd.DataFrame) -> str | None:
+    """The cohort's first-stage sampling units: ``"area_id"`` when the persons have it, else
+    ``"site_id"``, else ``None`` (persons)."""
+    for col in ("area_id", "site_id"):
+        if col in persons.columns and persons[col].notna().any():
+            return col
+    return None
+
+
 def _linearised_se(u: np.ndarray, v: np.ndarray, cluster: np.ndarray | None) -> tuple[float,
                                                                                          float]:
     R = u.sum() / v.sum()
@@ -534,9 +752,10 @@ def _linearised_se(u: np.ndarray, v: np.ndarray, cluster: np.ndarray | None) -> 
 
 def complete_case_estimates(cohort: Cohort, outcome: str, *, weights: str = "fixed",
                             ci_prob: float = CI_PROB, trim: float | None = DEFAULT_TRIM,
-                            cluster: str | None = None, n_draws: int = 1000,
+                            cluster: str | None = "design", n_draws: int = 1000,
                             seed: int | None = DEFAULT_SEED,
-                            fixed: pd.DataFrame | None = None) -> pd.DataFrame:
+                            fixed: pd.DataFrame | None = None,
+                            bootstrap: str = "design") -> pd.DataFrame:
     """Weighted complete-case (design-based) estimates of level, change and ratio by wave.
 
     Parameters
@@ -547,25 +766,33 @@ def complete_case_estimates(cohort: Cohort, outcome: str, *, weights: str = "fix
         ``"fixed"``: :func:`fixed_weights` with a linearisation standard error and a normal
         interval; ``"none"``: respondents' unweighted means (same variance formula);
         ``"propagated"``: ``n_draws`` weight draws (Bayesian bootstrap + raking + weighted-
-        likelihood-bootstrap response model), percentile interval of the draws.
+        likelihood-bootstrap response model, trimmed per copy), percentile interval of the
+        draws.
     ci_prob : float
         Interval probability. Default 0.90.
     trim : float or None
         Trimming factor of the weights.
-    cluster : str, optional
-        Person column of primary sampling units for the linearisation variance (e.g.
-        ``"site_id"``); default persons.
+    cluster : str or None
+        Primary sampling units of the linearisation variance (``"fixed"``, ``"none"``).
+        ``"design"`` (default): the cohort's first-stage clusters, ``area_id`` when the
+        cohort has it, else ``site_id``, else persons (the ultimate-cluster variance of a
+        multi-stage design, with replacement at the first stage); a person column name
+        (e.g. ``"site_id"``); ``None``: persons.
     n_draws, seed
         For ``"propagated"``.
     fixed : DataFrame, optional
         Precomputed :func:`fixed_weights` (saves refitting).
+    bootstrap : {"design", "multistage", "persons"}
+        For ``"propagated"``: stages of the Bayesian bootstrap (:func:`bootstrap_stages`).
 
     Returns
     -------
     DataFrame
         Columns of :data:`dtors_bayes.estimands.ESTIMAND_COLUMNS`, ``estimator =
         "complete_case"``; ``sd`` is the standard error (fixed / none) or the sd of the
-        draws (propagated); ``n_persons`` the respondents used.
+        draws (propagated); ``n_persons`` the respondents used. ``attrs`` records
+        ``ci_kind``, ``cluster`` (the linearisation's units) and ``bootstrap`` (the
+        bootstrap's stages, propagated only).
     """
     if outcome not in cohort.outcomes:
         raise CohortError(f"outcome {outcome!r} is not an outcome of the cohort; outcomes: "
@@ -590,12 +817,14 @@ def complete_case_estimates(cohort: Cohort, outcome: str, *, weights: str = "fix
         pop, att, assume = "weighted", "mar (inverse response weights)", CC_ASSUMPTION
     elif weights == "propagated":
         cal, resp = _draws(cohort.persons, cohort.population, n_draws, seed=seed, trim=trim,
-                           variables=None, interviewed=cohort.interviewed_matrix())
+                           variables=None, interviewed=cohort.interviewed_matrix(),
+                           bootstrap=bootstrap)
         W = np.concatenate([cal[:, :, None], resp], axis=2)  # (S, n, T)
         pop, att, assume = "target", "mar (inverse response weights)", CC_ASSUMPTION
     else:
         raise ValueError(f"weights={weights!r}; allowed: 'fixed', 'none', 'propagated'")
     terms = _ratio_terms(y, W, waves, modality, labels)
+    cluster = first_stage_cluster(cohort.persons) if cluster == "design" else cluster
     clus = None
     if cluster is not None:
         clus, _ = cohort.codes(cluster)
@@ -626,9 +855,13 @@ def complete_case_estimates(cohort: Cohort, outcome: str, *, weights: str = "fix
         table[c] = np.nan
     table["assumption"] = assume
     table = table[ESTIMAND_COLUMNS]
+    propagated = weights == "propagated"
     table.attrs.update({"ci_prob": ci_prob, "outcome": outcome,
-                        "ci_kind": "normal (linearisation)" if weights != "propagated"
-                        else "equal-tailed (weight draws)"})
+                        "ci_kind": "equal-tailed (weight draws)" if propagated
+                        else "normal (linearisation)",
+                        "cluster": None if propagated else (cluster or "person"),
+                        "bootstrap": bootstrap_stages(cohort.persons, bootstrap)[2]
+                        if propagated else None})
     return table
 
 
@@ -681,7 +914,8 @@ def largest_weights(persons: pd.DataFrame, w: np.ndarray, k: int = 10,
 def variance_decomposition(fit: Fit, cohort: Cohort | None = None, *, n_param_draws: int = 100,
                            n_weight_draws: int = 8, seed: int | None = DEFAULT_SEED,
                            trim: float | None = DEFAULT_TRIM, imputation: bool = True,
-                           mnar_prior: tuple[float, float] | None = None) -> pd.DataFrame:
+                           mnar_prior: tuple[float, float] | None = None,
+                           bootstrap: str = "design") -> pd.DataFrame:
     """Share of each estimand's posterior variance from model parameters, weights,
     imputation of missing interviews and (optionally) the MNAR assumption.
 
@@ -703,6 +937,8 @@ def variance_decomposition(fit: Fit, cohort: Cohort | None = None, *, n_param_dr
     mnar_prior : (mean, sd), optional
         Normal prior of the pattern-mixture shift ``delta`` (link scale) of the predictions
         for persons not interviewed; adds the MNAR component.
+    bootstrap : {"design", "multistage", "persons"}
+        Stages of the Bayesian bootstrap of the weight draws, as :func:`weight_draws`.
 
     Returns
     -------
@@ -740,7 +976,7 @@ def variance_decomposition(fit: Fit, cohort: Cohort | None = None, *, n_param_dr
     pick = np.sort(rng.choice(total, S, replace=False))
     rep = {k: np.repeat(v[pick], M, axis=0) for k, v in params.items()}
     W = weight_draws(cohort, S * M, seed=int(rng.integers(2**31)), trim=trim,
-                     person_ids=fit.design.person_ids)
+                     person_ids=fit.design.person_ids, bootstrap=bootstrap)
     spec = WeightSpec(W, "propagated", "target")
     draws = draws_of_estimands(fit.model, fit.design, rep, spec, contrast_pairs=[])
     W1 = np.repeat(W[::M], M, axis=0)  # weights held at the first draw of each theta
@@ -780,6 +1016,7 @@ def variance_decomposition(fit: Fit, cohort: Cohort | None = None, *, n_param_dr
     out = pd.DataFrame(rows)
     out.attrs.update({"n_param_draws": S, "n_weight_draws": M, "outcome": fit.outcome,
                       "mnar_prior": None if mnar_prior is None else [d_mean, d_sd],
+                      "bootstrap": bootstrap,
                       "method": "two-level design, law of total variance (one-way ANOVA)"})
     return out
 

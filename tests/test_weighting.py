@@ -18,7 +18,7 @@ from dtors_bayes import mrp
 from dtors_bayes import weighting as W
 from dtors_bayes.estimands import ESTIMAND_COLUMNS
 from dtors_bayes.exceptions import CohortError
-from dtors_bayes.raking import margins_from_population, rake, raking_problem
+from dtors_bayes.raking import margins_from_population, rake, raking_problem, weighted_median
 
 matplotlib.use("Agg")
 
@@ -64,7 +64,15 @@ def _simple():
     return persons
 
 
-def test_raking_trimming_reports_and_keeps_margins():
+def _margins_met(res, persons, margins, rtol=1e-7):
+    for v, m in margins.items():
+        got = pd.Series(res.weights).groupby(persons[v].to_numpy()).sum()
+        np.testing.assert_allclose(got.reindex(m.index).to_numpy(), m.to_numpy(), rtol=rtol)
+
+
+def test_raking_trimming_that_cannot_be_attained_warns_and_is_recorded():
+    # 'x' holds ~5% of the sample but 40% of the population: its weights must be ~10x the
+    # median, so a cap at 3x the median is incompatible with the margins (tests_review P0-7).
     rng = np.random.default_rng(0)
     persons = pd.DataFrame({"a": rng.choice(["x", "y", "z"], 200, p=[0.05, 0.45, 0.5])})
     persons.loc[:2, "a"] = "x"
@@ -72,8 +80,59 @@ def test_raking_trimming_reports_and_keeps_margins():
     prob = raking_problem(persons, margins)
     plain = rake(prob)
     assert plain.weights.max() / np.median(plain.weights) > 3
-    trimmed = rake(prob, trim=3.0, on_fail="warn")
-    assert trimmed.n_trimmed > 0 and trimmed.cap is not None
+    with pytest.warns(UserWarning, match=r"trim=3 x median not attained.*10\.6 x the median.*"
+                      r"raise trim, collapse the sparse categories"):
+        trimmed = rake(prob, trim=3.0, on_fail="warn")
+    assert trimmed.converged and trimmed.max_error < 1e-8
+    _margins_met(trimmed, persons, margins)  # the margins win over the cap
+    ratio = trimmed.weights.max() / np.median(trimmed.weights)
+    assert not trimmed.trim_attained and trimmed.max_over_median == pytest.approx(ratio)
+    assert trimmed.weights.max() > 1.05 * trimmed.cap
+    assert "trim=3" in trimmed.trim_message and trimmed.n_trimmed > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # recorded only
+        assert not rake(prob, trim=3.0, on_trim_fail="ignore").trim_attained
+
+
+def test_raking_trimming_hits_margins_and_cap_when_attainable():
+    # Unequal starting weights (max/median 16): capping and re-raking redistributes weight
+    # within categories, so margins and cap can both be met.
+    rng = np.random.default_rng(1)
+    n = 300
+    persons = pd.DataFrame({"a": rng.choice(["x", "y", "z"], n, p=[0.2, 0.3, 0.5]),
+                            "b": rng.choice(["u", "v"], n)})
+    margins = {"a": pd.Series({"x": 300.0, "y": 300.0, "z": 400.0}),
+               "b": pd.Series({"u": 450.0, "v": 550.0})}
+    prob = raking_problem(persons, margins)
+    base = rng.lognormal(0.0, 1.0, n)
+    assert rake(prob, base).weights.max() / np.median(rake(prob, base).weights) > 10
+    for trim in (3.0, 1.5):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            res = rake(prob, base, trim=trim)
+        assert res.converged and res.trim_attained and res.n_trimmed > 0
+        _margins_met(res, persons, margins)
+        assert res.cap == pytest.approx(trim * np.median(res.weights))
+        assert res.weights.max() <= 1.05 * res.cap
+    # Per copy: with a bootstrap multiplier m the cap applies to w / m, not to w.
+    m = W.bayesian_bootstrap(n, 1, np.random.default_rng(2))[0]
+    res = rake(prob, base * m, multiplier=m, trim=3.0)
+    a = res.weights / m
+    assert res.converged and res.trim_attained
+    _margins_met(res, persons, margins)
+    assert a.max() <= 1.05 * res.cap
+    assert res.cap == pytest.approx(3.0 * weighted_median(a, m))
+
+
+def test_weighted_median_known_values():
+    x = np.array([4.0, 1.0, 3.0, 2.0])
+    assert weighted_median(x, np.ones(4)) == np.median(x) == 2.5
+    assert weighted_median(x, [0.0, 1.0, 1.0, 0.0]) == 2.0  # median of {1, 3}
+    assert weighted_median(x, [5.0, 1.0, 1.0, 1.0]) == 4.0  # half the mass on 4
+    assert weighted_median(x, [1.0, 4.0, 1.0, 1.0]) == 1.0  # more than half on 1
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3, 7))
+    np.testing.assert_array_equal(weighted_median(X, np.ones((3, 7))), np.median(X, axis=1))
 
 
 def test_raking_errors_name_variable_and_category():
@@ -118,6 +177,85 @@ def test_bayesian_bootstrap_mean_and_variance_of_a_mean():
     s2 = y.var(ddof=1)
     assert est.mean() == pytest.approx(y.mean(), abs=0.02)
     assert est.var() == pytest.approx(s2 * (n - 1) / (n * (n + 1)), rel=0.02)
+
+
+def test_trimmed_bootstrap_of_pure_rescaling_reproduces_known_variance():
+    """Stat review B1. One raking category: raking is a pure rescaling, so the propagated
+    calibration draws are ``N g / n`` and the weighted mean is ``D'y`` with the known
+    ``Var(D'y) = s^2 (n-1) / (n (n+1))`` (module notes), trimming or not. Trimming the
+    product ``g x a`` (the old rule) capped ~3% of persons per draw through the Exp(1)
+    multipliers alone: sd 8% low here (0.01853 against 0.02016). Tolerance: the Monte Carlo
+    sd of an sd from S = 2000 near-normal draws is sd / sqrt(2 (S - 1)) = 1.6%; allow 4 of
+    them (6.3%)."""
+    rng = np.random.default_rng(20261201)
+    n, S = 400, 2000
+    y = (rng.random(n) < 0.2).astype(float)
+    persons = pd.DataFrame({"person_id": np.arange(n), "everyone": "all"})
+    pop = pd.DataFrame({"everyone": ["all"], "count": [10_000.0]})
+    want = np.sqrt(y.var(ddof=1) * (n - 1) / (n * (n + 1)))
+    tol = 4 / np.sqrt(2 * (S - 1))
+    for trim in (5.0, None):
+        cal, _ = W._draws(persons, pop, S, seed=7, trim=trim, variables=["everyone"],
+                          bootstrap="persons")
+        est = cal @ y / cal.sum(axis=1)
+        assert est.std(ddof=1) == pytest.approx(want, rel=tol)
+        assert est.mean() == pytest.approx(y.mean(), abs=4 * want / np.sqrt(S))
+    # Per copy the cap never binds on a pure rescaling; on the product it would.
+    prob = W.calibration_problem(persons, pop, ["everyone"])
+    g = W.bayesian_bootstrap(n, 1, np.random.default_rng(1))[0]
+    res = rake(prob, g, multiplier=g, trim=5.0)
+    assert res.n_trimmed == 0 and res.trim_attained
+    np.testing.assert_allclose(res.weights, g * 10_000.0 / n, rtol=1e-12)
+    assert rake(prob, g, trim=5.0).n_trimmed > 0  # the fixed-weight rule, no multiplier
+
+
+def _ultimate_cluster_var(ybar):
+    A = ybar.size
+    return ybar.var(ddof=1) * (A - 1) / (A * (A + 1))
+
+
+def test_cluster_bootstrap_known_variances():
+    """Equal clusters of m persons. Ultimate cluster (``design``): sum_i g_i y_i / n =
+    sum_k D_k ybar_k, so Var = s_b^2 (A-1) / (A (A+1)) with s_b^2 the variance of the A
+    cluster means. Two stages (clusters, then persons): add E[D_k^2] = 2 / (A (A+1)) times
+    each cluster's own Bayesian-bootstrap variance s_k^2 (m-1) / (m (m+1)). Tolerance: the
+    Monte Carlo sd of a variance from S = 20000 near-normal draws is sqrt(2 / S) = 1%; allow
+    4 of them."""
+    rng = np.random.default_rng(5)
+    A, m, S = 25, 6, 20_000
+    cl = np.repeat(np.arange(A), m)
+    y = rng.normal(size=A)[cl] + rng.normal(size=A * m)
+    ybar = y.reshape(A, m).mean(axis=1)
+    s2k = y.reshape(A, m).var(axis=1, ddof=1)
+    g1 = W.bayesian_bootstrap(A * m, S, np.random.default_rng(6), [cl], persons=False)
+    g2 = W.bayesian_bootstrap(A * m, S, np.random.default_rng(6), [cl], persons=True)
+    for g in (g1, g2):
+        np.testing.assert_allclose(g.sum(axis=1), A * m)
+        assert (g > 0).all()
+    assert np.ptp(g1.reshape(S, A, m), axis=2).max() < 1e-9  # one multiplier per cluster
+    v1 = _ultimate_cluster_var(ybar)
+    v2 = v1 + 2 / (A * (A + 1)) * (s2k * (m - 1) / (m * (m + 1))).sum()
+    tol = 4 * np.sqrt(2 / S)
+    assert (g1 @ y / (A * m)).var() == pytest.approx(v1, rel=tol)
+    assert (g2 @ y / (A * m)).var() == pytest.approx(v2, rel=tol)
+    # No stages: the persons bootstrap, unchanged (same draws as before this option)
+    e = np.random.default_rng(3).standard_exponential((4, 10))
+    np.testing.assert_allclose(W.bayesian_bootstrap(10, 4, np.random.default_rng(3)),
+                               10 * e / e.sum(axis=1, keepdims=True))
+
+
+def test_bootstrap_stages_follow_the_cohort(sim):
+    c = sim.cohort
+    stages, last, label = W.bootstrap_stages(c.persons)
+    assert label == "area" and not last and len(stages) == 1
+    assert len(np.unique(stages[0])) == c.persons["area_id"].nunique()
+    assert W.bootstrap_stages(c.persons, "multistage")[2] == "area > site > person"
+    assert W.bootstrap_stages(c.persons, "persons")[2] == "person"
+    bare = c.persons.drop(columns=["site_id", "area_id"])
+    assert W.bootstrap_stages(bare, "design") == ([], True, "person")
+    assert W.bootstrap_stages(c.persons.drop(columns="area_id"))[2] == "site"
+    with pytest.raises(ValueError, match="allowed: 'design', 'multistage', 'persons'"):
+        W.bootstrap_stages(c.persons, "areas")
 
 
 def test_logistic_matches_scipy_ml():
@@ -215,6 +353,8 @@ def test_fixed_weights_structure(sim):
         p = fw[f"p_wave{w}"].to_numpy()
         assert np.all((p > 0) & (p < 1))
     assert {"raking_max_error", "calibration_n_trimmed"} <= set(fw.attrs)
+    assert fw.attrs["calibration_trim_attained"]
+    assert fw.attrs["calibration_max_over_median"] <= 5.0 * 1.05
     top = W.largest_weights(c.persons, fw["calibration"].to_numpy(), k=5)
     assert "person_id" not in top.columns and top["n_top"].sum() == 5
 
@@ -235,6 +375,58 @@ def test_weight_draws_hit_margins_and_vary(sim):
     assert dn.shape == d1.shape
     cc = W.complete_case_estimates(c, "acquisitive_crime", weights="propagated", n_draws=40)
     assert (cc["population"] == "target").all() and np.isfinite(cc["ci_lb"]).all()
+
+
+@pytest.mark.parametrize("bootstrap", ["persons", "design"])
+def test_draw_sd_unchanged_by_trimming_that_does_not_bind(sim, bootstrap):
+    """tests_review P0-2. On this cohort the fixed trimming at 5 caps nobody, so trimming
+    per copy must leave the draws' spread alone: the sd of the weighted intake mean at
+    trim=5 equals that at trim=None within 5% (same seed, so same multipliers; 300 draws).
+    The old rule (cap g x a) made it 17.6% narrower (0.0234 against 0.0284, persons)."""
+    c = sim.cohort
+    fixed, untrimmed = W.fixed_weights(c), W.fixed_weights(c, trim=None)
+    assert fixed.attrs["calibration_n_trimmed"] == 0
+    np.testing.assert_allclose(fixed["calibration"], untrimmed["calibration"])
+    y0 = c.matrix("acquisitive_crime")[:, 0]
+    ok = ~np.isnan(y0)
+    sd = {}
+    for trim in (5.0, None):
+        d = W.weight_draws(c, 300, seed=11, trim=trim, bootstrap=bootstrap)
+        sd[trim] = ((d[:, ok] @ y0[ok]) / d[:, ok].sum(axis=1)).std(ddof=1)
+    assert sd[5.0] == pytest.approx(sd[None], rel=0.05)
+
+
+def test_response_draws_trimmed_per_copy(sim):
+    # Wave-1 draws: zero for non-respondents, summing to N; the per-copy weight b = w / g
+    # of every respondent is at most 5 x its g-weighted median (the cap is exact here:
+    # capping and rescaling keep the ratio to the median).
+    c = sim.cohort
+    N = c.population["count"].sum()
+    seed, S = 4, 30
+    d = W.weight_draws(c, S, seed=seed, wave=1, bootstrap="persons")
+    seen = c.interviewed_matrix()[:, 1]
+    assert np.all(d[:, ~seen] == 0) and np.all(d[:, seen] > 0)
+    np.testing.assert_allclose(d.sum(axis=1), N)
+    g = W.bayesian_bootstrap(c.n_persons, S, np.random.default_rng(seed))  # same draws
+    b = d[:, seen] / g[:, seen]
+    med = weighted_median(b, g[:, seen])
+    assert np.all(b.max(axis=1) <= 5 * med * (1 + 1e-9))
+
+
+def test_complete_case_linearisation_uses_first_stage_clusters(sim):
+    c = sim.cohort
+    tab = W.complete_case_estimates(c, "acquisitive_crime")
+    assert tab.attrs["cluster"] == "area_id"
+    by_area = W.complete_case_estimates(c, "acquisitive_crime", cluster="area_id")
+    np.testing.assert_allclose(tab["sd"], by_area["sd"])
+    persons = W.complete_case_estimates(c, "acquisitive_crime", cluster=None)
+    assert persons.attrs["cluster"] == "person"
+    assert not np.allclose(persons["sd"], tab["sd"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # draws where trimming is not attained
+        prop = W.complete_case_estimates(c, "acquisitive_crime", weights="propagated",
+                                         n_draws=20, bootstrap="multistage")
+    assert prop.attrs["bootstrap"] == "area > site > person"
 
 
 @pytest.fixture(scope="module")
@@ -307,6 +499,55 @@ def test_mrp_integrates_effects_and_runs_on_population(fit):
     lv = tab[(tab.estimand == "level") & (tab.modality == "")]
     assert lv["mean"].between(0, 1).all()
     assert {"adjusted_change", "modality_contrast"} <= set(tab["estimand"])
+
+
+@pytest.fixture(scope="module", params=["age_group", "age"])
+def age_fit(request, sim):
+    from dtors_bayes.change_model import ChangeModel
+    from dtors_bayes.testing import TINY_SAMPLER
+
+    m = ChangeModel(outcome="acquisitive_crime", family="bernoulli",
+                    covariates=[request.param, "sex"], levels=("site",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return request.param, m.fit(sim.cohort, random_seed=2, **TINY_SAMPLER)
+
+
+def test_mrp_with_age_covariates(age_fit, sim):
+    """tests_review P0-3: ``age_group`` (a population cell variable) and ``age`` (numeric:
+    the cell's group-mean age) both work, and the cell design is the fit's encoding."""
+    covariate, f = age_fit
+    p = sim.cohort.persons
+    cells = p.groupby(["age_group", "sex", "modality"]).size().rename("count").reset_index()
+    cells = cells.astype({"count": float})
+    X = mrp.cell_design(f, cells, p)
+    Xp = f.design.X
+    assert X.shape == (len(cells), Xp.shape[1])
+    group, pgroup = cells["age_group"].astype(str), p["age_group"].astype(str)
+    key = (group + "|" + cells["sex"].astype(str)).to_numpy()
+    pkey = (pgroup + "|" + p["sex"].astype(str)).to_numpy()
+    age = [j for j, n in enumerate(f.design.covariate_names) if n == "age"]
+    for k, gr, row in zip(key, group, X, strict=True):
+        # Every column but age is constant over the persons of the cell: the cell's row is
+        # theirs exactly (age_group, sex). The model is linear in standardised age, so the
+        # cell's age is the persons' mean standardised age over its whole age group.
+        own = Xp[pkey == k]
+        other = [j for j in range(X.shape[1]) if j not in age]
+        np.testing.assert_allclose(own[:, other], np.tile(row[other], (len(own), 1)),
+                                   atol=1e-12)
+        for j in age:
+            assert row[j] == pytest.approx(Xp[(pgroup == gr).to_numpy(), j].mean(), abs=1e-12)
+    assert (covariate == "age") == bool(age)
+    tab = mrp.mrp_estimates(f)
+    lv = tab[(tab.estimand == "level") & (tab.modality == "")]
+    assert len(lv) == 3 and lv["mean"].between(0, 1).all() and np.isfinite(lv["sd"]).all()
+    if covariate == "age_group":  # sample cells, no random-effect spread: g-computation
+        f0 = _with_zero_sigmas(f)
+        m = mrp.mrp_estimates(f0, cells, modalities=False)
+        g = f0.estimate("none")
+        both = m.merge(g[g.modality == ""], on=["estimand", "wave"], suffixes=("_m", "_g"))
+        assert len(both) == len(m) > 0
+        np.testing.assert_allclose(both["mean_m"], both["mean_g"], rtol=1e-9)
 
 
 def test_mrp_clear_error_for_missing_covariate(fit):
