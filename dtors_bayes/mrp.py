@@ -21,13 +21,22 @@ dict, so the math is shared with the model. Population estimands are
 modality's own cells (``modality_level`` / ``modality_change``), every cell given modality A
 (``adjusted_*``) and contrasts of adjusted change.
 
-Covariates of a cell: categorical covariates take the cell's category; ``age`` (numeric in
-the model, an age group in the population table) takes the *sample mean age* of the
-modelled persons in the cell's age group (within-group ages are unknown; the mean is the
-first-order choice; a group with no sample person falls back to its midpoint, 50 for 45+).
-The cells' design matrix is built by the same formula on persons and cells stacked, then
-centred and scaled with the persons' means and standard deviations, reproducing the fit's
-``X`` exactly (checked). Covariates the population table lacks are an error.
+Covariates of a cell: the variables the covariate formula names (parsed by ``formulae``,
+never by substring, so ``age_group`` does not also pull in ``age``). A population cell
+variable (``age_group``, ``sex``, ``primary_drug``, ``referral_route``, ``modality``) takes the
+cell's category. ``age`` (numeric in the model, an age group in the population table) takes
+the *sample mean age* of the modelled persons in the cell's age group,
+
+.. math::
+
+    \text{age}_c = \frac{1}{|\{i: g_i = g_c\}|} \sum_{i: g_i = g_c} \text{age}_i,
+
+(within-group ages are unknown; the mean is the first-order choice, exact for a model
+linear in age up to the Jensen term of the inverse link; a group with no sample person falls
+back to its midpoint, 50 for 45+). The cells' design matrix is built by the same formula on
+persons and cells stacked, then centred and scaled with the persons' means and standard
+deviations, reproducing the fit's ``X`` exactly (checked). Covariates the population table
+lacks are an error.
 """
 
 from __future__ import annotations
@@ -58,6 +67,19 @@ MRP_ASSUMPTION = ("poststratified to the population cells; person, site and area
                   "sample mean age of its age group")
 
 
+def _formula_variables(rhs: str, columns) -> list[str]:
+    """Person columns a formula right-hand side names, in the persons' column order."""
+    try:
+        from formulae import model_description
+
+        names = set(model_description(rhs).var_names)
+    except Exception:  # noqa: BLE001 - fall back to identifiers; formula_columns reports errors
+        import re
+
+        names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", rhs))
+    return [c for c in columns if c in names]
+
+
 def _rhs(covariates) -> str | None:
     if covariates is None or (not isinstance(covariates, str) and len(covariates) == 0):
         return None
@@ -68,6 +90,12 @@ def _rhs(covariates) -> str | None:
 
 def cell_design(fit: Fit, cells: pd.DataFrame, persons: pd.DataFrame) -> np.ndarray:
     """Covariate matrix of population cells in the fit's encoding.
+
+    Each variable of the covariate formula takes the cell's value: its category for a
+    population cell variable (``age_group``, ``sex``, ...), the sample mean age of the cell's
+    age group for ``age`` (module notes). Persons and cells are encoded together by the
+    fit's formula and standardised with the persons' means and sds, so the persons' rows
+    reproduce the fit's ``X`` (checked) and the cells' rows are in the same encoding.
 
     Parameters
     ----------
@@ -95,7 +123,7 @@ def cell_design(fit: Fit, cells: pd.DataFrame, persons: pd.DataFrame) -> np.ndar
         return np.zeros((len(cells), 0))
     from dtors_bayes.design import formula_columns, standardise
 
-    used = [c for c in persons.columns if c in rhs and c != "age_group"]
+    used = _formula_variables(rhs, persons.columns)
     cell_frame = pd.DataFrame(index=range(len(cells)))
     problems = []
     for col in used:
