@@ -26,8 +26,8 @@ Methods:
 Estimands (truth: the recruited sample's mean of the true mu): acquisitive_crime level at
 FU2, change intake -> FU2, and the adjusted contrast of change residential - prescribing.
 
-Model: ``time="wave"`` (the selection model with ``time="months"`` shows a spurious kappa
-signal from within-wave variation of interview dates: see ARCHITECTURE.md, "Attrition"),
+Model: ``time="wave"`` (late single follow-ups placed between the wave levels by months, with
+their own response stage; ``benchmarks/kappa_recovery.py`` checks ``time="months"``),
 covariates age, sex, primary_drug, referral_route, no site/area level (speed; persons carry
 the clustering). Sampler: nutpie, 2 chains x ``--draws`` (``--tune`` tuning), one core per
 task. Defaults (300 persons, 2 x 150 draws) are sized so that 50 replicates of the 4 x 5
