@@ -665,6 +665,38 @@ class Selection:
             cols.append(params[name] if sd > 0 else np.full(s, m))
         return np.stack(cols, axis=1)[:, idx]
 
+    # ---- reporting -----------------------------------------------------------------------
+    def prior_to_posterior(self, posterior) -> Any:
+        """Each free kappa's prior next to its posterior: how far the data moved it.
+
+        Parameters
+        ----------
+        posterior : xarray.Dataset or DataTree node
+            A selection fit's posterior (``fit.posterior``).
+
+        Returns
+        -------
+        DataFrame
+            ``parameter, prior_mean, prior_sd, post_mean, post_sd, shift_in_prior_sd``
+            (``(post_mean - prior_mean) / prior_sd``) and ``sd_ratio`` (``post_sd /
+            prior_sd``: near 1 means the data said little and the prior carries kappa).
+            A shift of this size under data known to be MAR is a warning sign.
+        """
+        import pandas as pd
+
+        rows = []
+        for k, (m, sd) in self._prior.items():
+            name = "kappa" if k is None else f"kappa_{k}"
+            if sd == 0 or name not in posterior:
+                continue
+            v = np.asarray(posterior[name].values, dtype=float).ravel()
+            rows.append({"parameter": name, "prior_mean": m, "prior_sd": sd,
+                         "post_mean": float(v.mean()), "post_sd": float(v.std(ddof=1)),
+                         "shift_in_prior_sd": float((v.mean() - m) / sd),
+                         "sd_ratio": float(v.std(ddof=1) / sd)})
+        return pd.DataFrame(rows, columns=["parameter", "prior_mean", "prior_sd", "post_mean",
+                                           "post_sd", "shift_in_prior_sd", "sd_ratio"])
+
     # ---- simulation ----------------------------------------------------------------------
     def simulate_response(self, design: Design, params: dict[str, np.ndarray], y: np.ndarray,
                           family: str, *, seed: int | None = None) -> np.ndarray:

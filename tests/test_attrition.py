@@ -277,6 +277,10 @@ def test_tiny_selection_fit_end_to_end():
     res = sensitivity(fit, [0.0, 1.0])
     assert set(res.table.attrition) == {"selection(kappa~N(-1,0.5)); delta=0",
                                         "selection(kappa~N(-1,0.5)); delta=1"}
+    shift = cm.attrition.prior_to_posterior(fit.posterior)
+    k = fit.posterior["kappa"].values.ravel()
+    assert shift.loc[0, "parameter"] == "kappa"
+    assert shift.loc[0, "shift_in_prior_sd"] == pytest.approx((k.mean() + 1.0) / 0.5)
     imp = impute(fit, n=4)
     assert imp.value.isin([0.0, 1.0]).all()
     p = response_propensity_draws(fit)
