@@ -29,6 +29,29 @@ ECDF-difference plot with simultaneous 95% bands (Säilynoja et al. 2022, from
 
 Simulations run as Dask tasks through :func:`dtors_bayes.studies.execute` and are cached per
 simulation, like coverage studies.
+
+Selection model
+---------------
+With ``selection_kappa=(m, s)`` the model is the Diggle-Kenward selection model
+``ChangeModel(..., time="wave", attrition=Selection(kappa=(m, s), response=ResponseModel(
+intercept_loc=...)))`` and the interview pattern is simulated too (:func:`selection_template`,
+:func:`simulate_dataset`):
+
+1. the design is a *template* with the parameter set of every refit: no late interviews
+   (``late=None``; every cell at its wave's nominal months), no item-missing values
+   (interviewed cells with a missing value get a value observed at that wave, so the response
+   model has no ``r_rho_prev_missing``) and a monotone interview pattern;
+2. the prior draw is joint over the outcome parameters, the response parameters ``r_*`` and
+   ``kappa``; complete outcomes are simulated with ``ChangeModel.simulate`` and the interview
+   mask with :meth:`~dtors_bayes.attrition.Selection.simulate_response` (given the complete
+   outcomes: response depends on the current, possibly unobserved value); the outcome is set
+   to NaN where not interviewed;
+3. the response-intercept prior centres, by default the logit of each stage's observed
+   response rate (data-dependent), are frozen at the template's rates
+   (:func:`frozen_response_centres`);
+4. ``kappa``, the response parameters ``r_*`` (not the offsets ``r_z_*``), the trajectory
+   quantities and the population level are ranked. Each refit's free variables are checked
+   to equal the prior model's.
 """
 
 from __future__ import annotations
@@ -61,10 +84,13 @@ __all__ = [
     "SBCResult",
     "ecdf_difference",
     "frozen_priors",
+    "frozen_response_centres",
     "pit_values",
     "rank_statistic",
     "ranked_names",
     "sbc_study",
+    "selection_template",
+    "simulate_dataset",
     "summarize_ranks",
     "uniformity_test",
 ]
@@ -160,7 +186,11 @@ def summarize_ranks(ranks: pd.DataFrame, n_bins: int | None = None) -> pd.DataFr
     DataFrame
         ``family, quantity, n_sims, chi2, df, p_value, mean_pit, sd_pit`` (uniform: 0.5 and
         0.289), ``max_abs_ecdf_diff``, ``outside_95_band`` (the ECDF leaves the simultaneous
-        95% band), ``ess_bulk_median``, ``n_ranked_median``, ``n_divergent_sims``.
+        95% band), ``ess_bulk_median``, ``n_ranked_median``, ``n_divergent_sims``,
+        ``share_divergent`` (share of simulations whose refit had divergences),
+        ``share_r_hat_over_1_01`` (share whose R-hat of this quantity exceeds 1.01) and
+        ``share_any_r_hat_over_1_01`` (share whose largest R-hat over all ranked quantities
+        exceeds 1.01); the R-hat shares are NaN for simulations cached without R-hat.
     """
     rows = []
     keys = [k for k in ("family", "quantity") if k in ranks]
@@ -183,6 +213,12 @@ def summarize_ranks(ranks: pd.DataFrame, n_bins: int | None = None) -> pd.DataFr
             rec[name] = float(g[col].median()) if col in g else np.nan
         rec["n_divergent_sims"] = int(g.drop_duplicates("sim")["divergences"].gt(0).sum()) \
             if "divergences" in g and "sim" in g else 0
+        rec["share_divergent"] = rec["n_divergent_sims"] / len(g) if len(g) else np.nan
+        for col, name in (("r_hat", "share_r_hat_over_1_01"),
+                          ("r_hat_max", "share_any_r_hat_over_1_01")):
+            v = g[col].to_numpy(dtype=float) if col in g else np.array([])
+            v = v[np.isfinite(v)]
+            rec[name] = float(np.mean(v > 1.01)) if v.size else np.nan
         rows.append(rec)
     return pd.DataFrame(rows)
 
@@ -223,17 +259,21 @@ def _follow_up_basis(model, design) -> np.ndarray:
 def ranked_names(model, design, names) -> list[str]:
     """Variables whose scalars SBC ranks, among ``names`` (free variables and deterministics).
 
-    Everything but the standardised offsets ``z_*`` (many, individually uninteresting) and
-    ``beta_time`` where it is a copy of ``mu_time`` (``modality_by_time=False`` or one
-    modality). So the ranked trajectory quantities are ``mu_time`` (every basis function), the
-    hierarchical scales ``sigma_modality`` / ``sigma_modality_time``, and the follow-up cells
-    of ``beta_time`` (see :func:`_scalar_quantities`).
+    Everything but the standardised offsets ``z_*`` and ``r_z_*`` (many, individually
+    uninteresting), the selection model's latent missing outcomes ``y_missing`` (continuous
+    families; their number follows the simulated data) and ``beta_time`` where it is a copy of
+    ``mu_time`` (``modality_by_time=False`` or one modality). So the ranked trajectory
+    quantities are ``mu_time`` (every basis function), the hierarchical scales
+    ``sigma_modality`` / ``sigma_modality_time``, and the follow-up cells of ``beta_time``
+    (see :func:`_scalar_quantities`); a selection model adds ``kappa`` and the response
+    parameters ``r_*``.
     """
     copy = not model.modality_by_time or len(design.modality_labels) < 2
     out = []
     for name in names:
         base = name.removeprefix("pos_")
-        if base.startswith("z_") or (base == "beta_time" and copy):
+        if base.startswith(("z_", "r_z_")) or base == "y_missing" or \
+                (base == "beta_time" and copy):
             continue
         out.append(name)
     return out
@@ -281,12 +321,87 @@ def _scalar_quantities(model, design, params: dict[str, np.ndarray], coords: dic
     return out
 
 
+def selection_template(design):
+    """The selection-model SBC design: the parameter set of every refit.
+
+    ``design`` with no late interviews (``late=None``; every cell at its wave's nominal
+    months, so late single follow-ups count at their wave and the response model has one
+    stage per follow-up wave), intake interviews for everyone, a monotone interview pattern
+    (a follow-up only after an interview at the previous wave: the pattern
+    :meth:`~dtors_bayes.attrition.Selection.simulate_response` draws) and no item-missing
+    values: an interviewed cell whose value is missing gets the median value observed at its
+    wave (``method="nearest"``, a value of the outcome's support). So no previous value is
+    missing at an attempted cell, and neither the template nor a simulated data set has
+    ``r_rho_prev_missing`` or late stages.
+
+    Parameters
+    ----------
+    design : Design
+        A ``baseline="outcome"`` design (intake is its first wave).
+
+    Returns
+    -------
+    Design
+    """
+    if design.baseline_values is not None:
+        raise ValueError("selection SBC needs baseline='outcome' (intake as a design wave)")
+    y = np.array(design.y, dtype=float)
+    it = np.asarray(design.interviewed, bool).copy()
+    it[:, 0] = True
+    for t in range(1, it.shape[1]):
+        it[:, t] &= it[:, t - 1]
+    for t in range(y.shape[1]):
+        seen = it[:, t] & ~np.isnan(y[:, t])
+        fill = it[:, t] & np.isnan(y[:, t])
+        if fill.any():
+            if not seen.any():
+                raise ValueError(f"selection_template: no observed value at wave "
+                                 f"{design.waves[t]} to fill item-missing values with")
+            y[fill, t] = np.quantile(y[seen, t], 0.5, method="nearest")
+    y[~it] = np.nan
+    nominal = np.array([float(design.schedule[w]) for w in design.waves])
+    months = np.broadcast_to(nominal, y.shape).copy()
+    return dataclasses.replace(design, y=y, interviewed=it, months=months, late=None)
+
+
+def frozen_response_centres(design, family: str) -> tuple[float, ...]:
+    """Prior centres of the response intercepts at ``design``'s own response rates.
+
+    The default of :class:`~dtors_bayes.attrition.ResponseModel`: the logit of each stage's
+    observed response rate among its attempted persons (rates clipped to [0.02, 0.98]; 0.5
+    for a stage nobody was attempted at), here as explicit ``intercept_loc`` values so that
+    the prior stays put when the interview pattern is simulated.
+
+    Parameters
+    ----------
+    design : Design
+        The template (:func:`selection_template`).
+    family : str
+        Outcome family (the response layout standardises non-binary outcomes).
+
+    Returns
+    -------
+    tuple of float
+        One centre per response stage, in the layout's stage order.
+    """
+    from dtors_bayes.attrition import response_layout
+
+    layout = response_layout(design, family, "auto")
+    rates = np.array([layout.r[layout.stage == k].mean() if (layout.stage == k).any() else 0.5
+                      for k in range(len(layout.stage_waves))])
+    rates = np.clip(rates, 0.02, 0.98)
+    return tuple(float(v) for v in np.log(rates / (1.0 - rates)))
+
+
 @functools.lru_cache(maxsize=4)
-def _design_for(family: str, n_persons: int, design_seed: int, model_json: str):
+def _design_for(family: str, n_persons: int, design_seed: int, model_json: str,
+                selection: tuple[float, float] | None = None):
     """The fixed SBC design and model (cached per worker process).
 
     ``model_json`` is the JSON of the ``ChangeModel`` arguments (hashable, also when they
-    hold a ``priors`` table such as a per-wave ``level_loc``).
+    hold a ``priors`` table such as a per-wave ``level_loc``). ``selection``: the kappa prior
+    ``(mean, sd)`` of a selection model (the design is then :func:`selection_template` and
+    the response-intercept centres are frozen at its rates).
     """
     from dtors_bayes.change_model import ChangeModel
     from dtors_bayes.simulate import simulate_cohort
@@ -297,36 +412,93 @@ def _design_for(family: str, n_persons: int, design_seed: int, model_json: str):
     kwargs = json.loads(model_json)
     model = ChangeModel(outcome, family, **kwargs)
     design = model.design(sim.cohort)
+    if selection is not None:
+        from dtors_bayes.attrition import ResponseModel, Selection
+
+        design = selection_template(design)
+        response = ResponseModel(intercept_loc=frozen_response_centres(design, family))
+        model = dataclasses.replace(model, attrition=Selection(
+            kappa=(float(selection[0]), float(selection[1])), response=response))
     # frozen_priors already carries the user's overrides (prior_scales applies them); merging
     # the user's table again would replace a frozen per-wave level_loc by a partial one
     model = dataclasses.replace(model, priors=frozen_priors(model, design))
     return model, design
 
 
-def _sbc_task(family: str, sim_index: int, seed: int, settings: dict) -> pd.DataFrame:
-    """One SBC simulation: prior draw, simulate, refit, ranks (runs on a worker)."""
+def simulate_dataset(model, design, prior_model, *, prior_seed: int, data_seed: int,
+                     mask_seed: int | None = None) -> tuple[dict[str, np.ndarray], Any]:
+    """One SBC data set: a joint prior draw and the design holding data simulated from it.
+
+    Parameters
+    ----------
+    model : ChangeModel
+        The model with frozen priors (from :func:`_design_for`).
+    design : Design
+        The SBC design (for a selection model the :func:`selection_template`).
+    prior_model : pm.Model
+        ``model.build(design)``; its free variables and deterministics are drawn jointly.
+    prior_seed, data_seed : int
+        Seeds of the prior draw and of the outcomes.
+    mask_seed : int, optional
+        Seed of the interview mask (selection models only).
+
+    Returns
+    -------
+    truth : dict
+        The prior draw, by variable name (no sample axis).
+    sim_design : Design
+        ``design`` with the simulated outcome: masked to the design's interview pattern, or,
+        for a selection model, to the interview mask
+        :meth:`~dtors_bayes.attrition.Selection.simulate_response` draws from the complete
+        outcomes (``interviewed`` replaced by it).
+    """
     import pymc as pm
 
-    from dtors_bayes.fit import sample_model
+    from dtors_bayes.attrition import Selection
 
-    t0 = time.perf_counter()
-    model, design = _design_for(family, settings["n_persons"], settings["design_seed"],
-                                json.dumps(settings["model"], sort_keys=True))
-    ss = np.random.SeedSequence(entropy=int(seed), spawn_key=(_name_key(family),
-                                                              int(sim_index)))
-    prior_seed, data_seed, fit_seed, pit_seed = (int(s) for s in
-                                                 ss.generate_state(4, dtype=np.uint32))
-    prior_model = model.build(design)
     # free variables and deterministics (beta_time) in one joint draw
     named = [*prior_model.free_RVs, *prior_model.deterministics]
     drawn = pm.draw([prior_model[v.name] for v in named], random_seed=prior_seed)
     truth = {v.name: np.asarray(val) for v, val in zip(named, drawn, strict=True)}
     y = model.simulate(design, truth, seed=data_seed)
+    if isinstance(model.attrition, Selection):
+        seen = model.attrition.simulate_response(design, truth, y, model.family,
+                                                 seed=mask_seed)
+        y[~seen] = np.nan
+        return truth, dataclasses.replace(design, y=y, interviewed=seen)
     y[np.isnan(design.y)] = np.nan
-    sim_design = dataclasses.replace(design, y=y)
+    return truth, dataclasses.replace(design, y=y)
+
+
+def _free_names(model) -> set[str]:
+    """Names of a PyMC model's free variables but ``y_missing`` (data-sized latent values)."""
+    return {v.name for v in model.free_RVs} - {"y_missing"}
+
+
+def _sbc_task(family: str, sim_index: int, seed: int, settings: dict) -> pd.DataFrame:
+    """One SBC simulation: prior draw, simulate, refit, ranks (runs on a worker)."""
+    from dtors_bayes.fit import sample_model
+
+    t0 = time.perf_counter()
+    sel = settings.get("selection_kappa")
+    model, design = _design_for(family, settings["n_persons"], settings["design_seed"],
+                                json.dumps(settings["model"], sort_keys=True),
+                                tuple(sel) if sel is not None else None)
+    ss = np.random.SeedSequence(entropy=int(seed), spawn_key=(_name_key(family),
+                                                              int(sim_index)))
+    # the first four words are those of generate_state(4): MAR results are unchanged
+    prior_seed, data_seed, fit_seed, pit_seed, mask_seed = (
+        int(s) for s in ss.generate_state(5, dtype=np.uint32))
+    prior_model = model.build(design)
+    truth, sim_design = simulate_dataset(model, design, prior_model, prior_seed=prior_seed,
+                                         data_seed=data_seed, mask_seed=mask_seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit_model = model.build(sim_design)
+        if sel is not None and _free_names(fit_model) != _free_names(prior_model):
+            raise RuntimeError(f"SBC: the refit's free variables {sorted(_free_names(fit_model))}"
+                               f" differ from the prior model's "
+                               f"{sorted(_free_names(prior_model))}")
         tree, seconds = sample_model(fit_model, draws=settings["draws"], tune=settings["tune"],
                                      chains=settings["chains"], random_seed=fit_seed,
                                      sampler=settings["sampler"], progressbar=False, cores=1,
@@ -358,10 +530,17 @@ def _sbc_task(family: str, sim_index: int, seed: int, settings: dict) -> pd.Data
                      "prior_value": prior_value, "post_mean": float(draws.mean()),
                      "post_sd": float(draws.std(ddof=1)), "rank": rank,
                      "n_ranked": int(kept.size), "thin": thin, "ess_bulk": float(ess),
+                     "r_hat": _r_hat(chains),
                      "pit": float(pit_values(np.array([rank]), kept.size, rng)[0]),
                      "divergences": n_div, "sampling_seconds": float(seconds),
                      "seconds": time.perf_counter() - t0})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out["r_hat_max"] = float(out["r_hat"].max()) if len(out) else np.nan
+    if sel is not None:
+        seen = sim_design.interviewed[:, 1:]
+        out["response_rate_last"] = float(seen[:, -1].mean())
+        out["response_rate_first"] = float(seen[:, 0].mean())
+    return out
 
 
 def _ess_bulk(chains: np.ndarray) -> float:
@@ -376,6 +555,18 @@ def _ess_bulk(chains: np.ndarray) -> float:
             return float(chains.size)
 
 
+def _r_hat(chains: np.ndarray) -> float:
+    """Rank-normalised split R-hat of a (chain, draw) array (ArviZ); NaN if degenerate."""
+    import arviz as az
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return float(np.asarray(az.rhat(chains)))
+        except Exception:  # degenerate draws
+            return float("nan")
+
+
 # ---------------------------------------------------------------------------- result
 @dataclass
 class SBCResult:
@@ -385,7 +576,11 @@ class SBCResult:
     ----------
     ranks : DataFrame
         One row per (simulation, quantity): ``family, sim, quantity, prior_value,
-        post_mean, post_sd, rank, n_ranked, thin, ess_bulk, pit, divergences, seconds``.
+        post_mean, post_sd, rank, n_ranked, thin, ess_bulk, r_hat, pit, divergences,
+        sampling_seconds, seconds, r_hat_max`` (the simulation's largest R-hat over its
+        ranked quantities); a selection SBC adds ``response_rate_first`` and
+        ``response_rate_last`` (share of persons interviewed at the first and last
+        follow-up).
     settings : dict
     n_computed, n_cached : int
     failures : list of (key, error)
@@ -401,7 +596,7 @@ class SBCResult:
         """Uniformity per quantity (:func:`summarize_ranks`)."""
         return summarize_ranks(self.ranks, n_bins)
 
-    def plot(self, ci_prob: float = 0.95, max_quantities: int = 30):
+    def plot(self, ci_prob: float = 0.95, max_quantities: int = 48):
         """ECDF-difference plots of the PIT per quantity with simultaneous bands.
 
         Returns
@@ -429,19 +624,28 @@ class SBCResult:
         fig.suptitle(f"SBC: ECDF(PIT) - uniform, {n} simulations", fontsize=10)
         for ax in axes[-1]:
             ax.set_xlabel("PIT", fontsize=8)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title
         return fig
 
     def write(self, out_dir: str | Path, prefix: str | None = None) -> list[Path]:
-        """Write ``{prefix}ranks.csv``, ``summary.csv``, ``summary.md`` and ``ecdf.png``."""
+        """Write ``{prefix}ranks.csv``, ``summary.csv``, ``summary.md`` and ``ecdf.png``.
+
+        The default prefix is the family, plus ``_selection`` for a selection-model SBC.
+        """
         fam = "_".join(sorted(self.ranks["family"].unique())) if len(self.ranks) else "sbc"
-        pre = prefix if prefix is not None else f"{fam}_"
-        s = self.summary()
         st = self.settings
-        head = [f"# SBC: {fam}", "",
+        sel = st.get("selection_kappa")
+        pre = prefix if prefix is not None else f"{fam}{'_selection' if sel else ''}_"
+        s = self.summary()
+        attrition = "" if sel is None else (
+            f"; attrition: selection model, kappa ~ N({sel[0]:g}, {sel[1]:g}), interview "
+            "pattern simulated from the response model (no late interviews, response-"
+            "intercept centres frozen at the template's rates)")
+        head = [f"# SBC: {fam}{' selection model' if sel else ''}", "",
                 f"{st.get('n_sims')} simulations; design: {st.get('n_persons')} persons "
                 f"(simulated cohort, seed {st.get('design_seed')}); model "
-                f"{st.get('model')}; sampler {st.get('sampler')} draws {st.get('draws')} "
+                f"{st.get('model')}{attrition}; sampler {st.get('sampler')} "
+                f"({st.get('backend')}) draws {st.get('draws')} "
                 f"tune {st.get('tune')} chains {st.get('chains')}; ranks after thinning each "
                 "quantity to about its bulk ESS; randomised PIT; chi-square over bins; band: "
                 "simultaneous 95% ECDF band.",
@@ -471,6 +675,7 @@ def sbc_study(
     design_seed: int = 1,
     progress: bool = True,
     only_cached: bool = False,
+    selection_kappa: tuple[float, float] | None = None,
 ) -> SBCResult:
     """Simulation-based calibration of the change model for one outcome family.
 
@@ -489,7 +694,8 @@ def sbc_study(
         nutpie's compiler (``"jax"`` compiles much faster; see
         :func:`dtors_bayes.fit.sample_model`).
     model_kwargs : dict, optional
-        Further ``ChangeModel`` arguments (default ``{"time": "months"}``).
+        Further ``ChangeModel`` arguments (default ``{"time": "months"}``; with
+        ``selection_kappa``, ``{"time": "wave"}``, the only time basis allowed there).
     cache_dir : str or Path, optional
         One Parquet file per simulation; reused on rerun.
     scheduler, n_workers, progress
@@ -501,6 +707,12 @@ def sbc_study(
         (``SeedSequence(seed, (family, sim))``).
     design_seed : int
         Seed of the design cohort.
+    selection_kappa : (float, float), optional
+        SBC of the Diggle-Kenward selection model with ``kappa ~ N(mean, sd)`` (``sd > 0``):
+        ``attrition=Selection(kappa=(mean, sd), response=ResponseModel(intercept_loc=...))``,
+        the interview pattern simulated from the response model along with the outcome (see
+        the module docstring). Families of
+        :data:`~dtors_bayes.attrition.SELECTION_FAMILIES`; ``time="wave"``.
 
     Returns
     -------
@@ -508,20 +720,26 @@ def sbc_study(
     """
     if family not in SBC_OUTCOMES:
         raise ValueError(f"family={family!r}; allowed: {', '.join(SBC_OUTCOMES)}")
+    default_model = {"time": "months" if selection_kappa is None else "wave"}
     settings = {"v": SBC_VERSION, "family": family, "n_persons": int(n_persons),
                 "draws": int(draws), "tune": int(tune), "chains": int(chains),
                 "sampler": sampler, "target_accept": target_accept, "backend": backend,
-                "model": dict(model_kwargs if model_kwargs is not None else {"time": "months"}),
+                "model": dict(model_kwargs if model_kwargs is not None else default_model),
                 "design_seed": int(design_seed), "seed": int(seed)}
+    tag = family
+    if selection_kappa is not None:
+        settings["selection_kappa"] = _check_selection(family, selection_kappa,
+                                                       settings["model"])
+        tag = f"{family}_selection"
     cache = Path(cache_dir) if cache_dir is not None else None
     tasks = []
     for i in range(int(n_sims)):
         h = settings_hash({**settings, "sim": i})
-        key = f"sbc__{family}__{i:04d}__{h}"
-        path = cache / f"{_safe(family)}__{i:04d}__{h}.parquet" if cache is not None else None
+        key = f"sbc__{tag}__{i:04d}__{h}"
+        path = cache / f"{_safe(tag)}__{i:04d}__{h}.parquet" if cache is not None else None
         tasks.append(Task(key, _sbc_task, (family, i, int(seed), settings), path))
     ex = execute(tasks, scheduler=scheduler, n_workers=n_workers, progress=progress,
-                 desc=f"SBC {family}", only_cached=only_cached)
+                 desc=f"SBC {tag}", only_cached=only_cached)
     frames = [f for f in ex.frames if len(f)]
     ranks = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["family", "sim", "quantity", "rank", "n_ranked", "pit"])
@@ -534,3 +752,28 @@ def sbc_study(
     n_done = int(ranks["sim"].nunique()) if len(ranks) else 0
     return SBCResult(ranks, {**settings, "n_sims": n_done}, ex.n_computed, ex.n_cached,
                      ex.failures)
+
+
+def _check_selection(family: str, selection_kappa, model: dict) -> list[float]:
+    """Validate the selection-SBC options; return the kappa prior as ``[mean, sd]``."""
+    from dtors_bayes.attrition import SELECTION_FAMILIES
+
+    if family not in SELECTION_FAMILIES:
+        raise ValueError(f"selection_kappa: family {family!r} has no selection model; "
+                         f"supported: {', '.join(SELECTION_FAMILIES)}")
+    try:
+        m, sd = (float(v) for v in selection_kappa)
+    except (TypeError, ValueError):
+        raise ValueError(f"selection_kappa: expected (mean, sd); got {selection_kappa!r}") \
+            from None
+    if not (np.isfinite(m) and np.isfinite(sd) and sd > 0):
+        raise ValueError(f"selection_kappa: need a finite mean and sd > 0 (kappa drawn from "
+                         f"its prior); got ({m}, {sd})")
+    bad = {k: model[k] for k in ("attrition", "baseline") if k in model}
+    if model.get("time", "wave") != "wave" or bad.get("baseline", "outcome") != "outcome" \
+            or "attrition" in bad:
+        raise ValueError("selection_kappa: the selection SBC uses time='wave' (its template "
+                         "puts every cell at its wave's nominal months) and "
+                         "baseline='outcome', and sets attrition itself; got model_kwargs "
+                         f"{model}")
+    return [m, sd]
