@@ -277,6 +277,17 @@ def response_linear_predictor(p: dict, layout: ResponseLayout, design: Design):
     return lin
 
 
+def response_rate_centres(layout: ResponseLayout) -> np.ndarray:
+    """Default prior centres of ``alpha_t``: the logit of each stage's observed response rate.
+
+    Rates are clipped to [0.02, 0.98]; a stage nobody was attempted at gets 0.5.
+    """
+    rate = np.array([layout.r[layout.stage == k].mean() if (layout.stage == k).any() else 0.5
+                     for k in range(len(layout.stage_waves))])
+    rate = np.clip(rate, 0.02, 0.98)
+    return np.log(rate / (1 - rate))
+
+
 def expit_np(x):
     """The logistic function in numpy (scipy's, imported lazily)."""
     from scipy.special import expit
@@ -346,10 +357,7 @@ class ResponseModel:
 
         n_stage = len(layout.stage_waves)
         model.add_coord("r_wave", layout.stage_labels)
-        rate = np.array([layout.r[layout.stage == k].mean() if (layout.stage == k).any()
-                         else 0.5 for k in range(n_stage)])
-        rate = np.clip(rate, 0.02, 0.98)
-        loc = np.log(rate / (1 - rate))
+        loc = response_rate_centres(layout)
         if self.intercept_loc is not None:
             loc = np.asarray(self.intercept_loc, dtype=float)
             if loc.shape != (n_stage,):

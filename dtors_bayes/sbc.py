@@ -384,13 +384,10 @@ def frozen_response_centres(design, family: str) -> tuple[float, ...]:
     tuple of float
         One centre per response stage, in the layout's stage order.
     """
-    from dtors_bayes.attrition import response_layout
+    from dtors_bayes.attrition import response_layout, response_rate_centres
 
     layout = response_layout(design, family, "auto")
-    rates = np.array([layout.r[layout.stage == k].mean() if (layout.stage == k).any() else 0.5
-                      for k in range(len(layout.stage_waves))])
-    rates = np.clip(rates, 0.02, 0.98)
-    return tuple(float(v) for v in np.log(rates / (1.0 - rates)))
+    return tuple(float(v) for v in response_rate_centres(layout))
 
 
 @functools.lru_cache(maxsize=4)
