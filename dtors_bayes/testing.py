@@ -22,6 +22,13 @@ TINY_OUTCOMES = {
     "eq5d": "eq5d",
 }
 
+#: The outcome of the tiny cohort whose values suit each family.
+FAMILY_OUTCOME = {
+    "bernoulli": "crime", "binomial": "days_use", "beta_binomial": "days_use",
+    "negative_binomial": "offences", "gaussian": "mental_health", "student_t": "mental_health",
+    "hurdle_lognormal": "spend", "hurdle_gamma": "spend", "eq5d": "eq5d",
+}
+
 
 def tiny_frames(n: int = 120, *, seed: int = 0, n_sites: int = 12, n_areas: int = 4,
                 response: float = 0.7) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -8,14 +8,7 @@ import pytest
 from dtors_bayes.change_model import ChangeModel
 from dtors_bayes.exceptions import ModelError
 from dtors_bayes.families import FAMILIES
-from dtors_bayes.testing import TINY_OUTCOMES, tiny_cohort
-
-# outcome of the tiny cohort whose values suit each family
-FAMILY_OUTCOME = {
-    "bernoulli": "crime", "binomial": "days_use", "beta_binomial": "days_use",
-    "negative_binomial": "offences", "gaussian": "mental_health", "student_t": "mental_health",
-    "hurdle_lognormal": "spend", "hurdle_gamma": "spend", "eq5d": "eq5d",
-}
+from dtors_bayes.testing import FAMILY_OUTCOME, TINY_OUTCOMES, tiny_cohort
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,7 @@ from dtors_bayes.exceptions import ModelError
 from dtors_bayes.families import FAMILIES
 from dtors_bayes.priors import HALFNORMAL_MEAN, ZEGER_C2, basis_centres, parse_level_loc
 from dtors_bayes.sbc import _scalar_quantities, frozen_priors, ranked_names
-from dtors_bayes.testing import tiny_cohort
-
-FAMILY_OUTCOME = {
-    "bernoulli": "crime", "binomial": "days_use", "beta_binomial": "days_use",
-    "negative_binomial": "offences", "gaussian": "mental_health", "student_t": "mental_health",
-    "hurdle_lognormal": "spend", "hurdle_gamma": "spend", "eq5d": "eq5d",
-}
+from dtors_bayes.testing import FAMILY_OUTCOME, tiny_cohort
 
 
 @pytest.fixture(scope="module")
