@@ -63,14 +63,6 @@ ESTIMANDS = [{"estimand": "level", "wave": 2}, {"estimand": "change", "wave": 2}
              {"estimand": "modality_contrast", "wave": 2}]
 
 
-def kappa_eff(sim) -> float:
-    """The simulator's effective kappa (0 unless MNAR)."""
-    st = sim.settings
-    if st["attrition"] != "mnar":
-        return 0.0
-    return float(sim.truth.params["response"]["kappa_at_strength_1"]) * float(st["strength"])
-
-
 def _keep(table: pd.DataFrame) -> pd.DataFrame:
     t = table.copy()
     for col in ("modality", "contrast"):
@@ -135,7 +127,7 @@ def mar_fn(cohort, seed, sim, sampler_kwargs) -> pd.DataFrame:
     fit = _fit(cohort, seed, "mar", sampler_kwargs)
     est = _keep(estimates_with_intervals(fit, contrasts=[CONTRAST]))
     est["estimator"] = "mar"
-    delta = -kappa_eff(sim)
+    delta = -sim.effective_kappa
     pm90 = sensitivity(fit, [delta], contrasts=[CONTRAST]).table
     pm50 = sensitivity(fit, [delta], contrasts=[CONTRAST], ci_prob=0.5).table
     pm = _keep(pm90)
@@ -152,7 +144,7 @@ def selection_fn(cohort, seed, sim, model_kwargs, sampler_kwargs) -> pd.DataFram
     from dtors_bayes.attrition import Selection
     from dtors_bayes.studies import estimates_with_intervals
 
-    k = kappa_eff(sim)
+    k = sim.effective_kappa
     centre = k if model_kwargs["prior"] == "true" else max(abs(k), 1.0)
     fit = _fit(cohort, seed, Selection(kappa=(centre, 0.5)), sampler_kwargs)
     est = _keep(estimates_with_intervals(fit, contrasts=[CONTRAST]))

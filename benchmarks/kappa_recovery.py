@@ -42,21 +42,13 @@ COVARIATES = ["age", "sex", "primary_drug", "referral_route"]
 ESTIMANDS = [{"estimand": e, "wave": w} for e in ("level", "change") for w in (1, 2)]
 
 
-def kappa_eff(sim) -> float:
-    """The simulator's effective kappa (0 unless MNAR)."""
-    st = sim.settings
-    if st["attrition"] != "mnar":
-        return 0.0
-    return float(sim.truth.params["response"]["kappa_at_strength_1"]) * float(st["strength"])
-
-
 def selection_fn(cohort, seed, sim, model_kwargs, sampler_kwargs) -> pd.DataFrame:
     """Fit the selection model; overall estimates plus the kappa posterior summary."""
     from dtors_bayes.attrition import Selection
     from dtors_bayes.change_model import ChangeModel
     from dtors_bayes.studies import estimates_with_intervals
 
-    prior = (kappa_eff(sim), float(model_kwargs["prior_sd"]))
+    prior = (sim.effective_kappa, float(model_kwargs["prior_sd"]))
     model = ChangeModel(OUTCOME, "bernoulli", time=model_kwargs["time"], covariates=COVARIATES,
                         levels=(), attrition=Selection(kappa=prior))
     kw = {**sampler_kwargs, "random_seed": int(seed), "progressbar": False, "cores": 1}
@@ -73,7 +65,7 @@ def selection_fn(cohort, seed, sim, model_kwargs, sampler_kwargs) -> pd.DataFram
     est["extra_kappa_sd"] = float(k.std())
     est["extra_kappa_q05"], est["extra_kappa_q95"] = (float(q) for q in np.quantile(k, [.05, .95]))
     est["extra_kappa_prior_mean"], est["extra_kappa_prior_sd"] = prior
-    est["extra_kappa_true"] = kappa_eff(sim)
+    est["extra_kappa_true"] = sim.effective_kappa
     return est
 
 

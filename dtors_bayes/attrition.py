@@ -66,7 +66,7 @@ Supported families: bernoulli, binomial, beta_binomial, gaussian, student_t.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -133,8 +133,8 @@ class ResponseLayout:
     scale: float
     attempted: np.ndarray
     rule: str
-    stage_labels: list[str] = field(default_factory=list)
-    stage_late: list[bool] = field(default_factory=list)
+    stage_labels: list[str]
+    stage_late: list[bool]
 
     def g(self, y):
         """The outcome as it enters the response model: ``(y - center) / scale``."""
@@ -286,13 +286,6 @@ def response_rate_centres(layout: ResponseLayout) -> np.ndarray:
                      for k in range(len(layout.stage_waves))])
     rate = np.clip(rate, 0.02, 0.98)
     return np.log(rate / (1 - rate))
-
-
-def expit_np(x):
-    """The logistic function in numpy (scipy's, imported lazily)."""
-    from scipy.special import expit
-
-    return expit(x)
 
 
 def _log_sigmoid(x):
@@ -529,7 +522,7 @@ def _propensities(tree, design: Design, layout: ResponseLayout, kind: str,
     s = lin.shape[0]
     p = expit(lin)
     out = np.full((s, design.n_person, design.y.shape[1]), np.nan)
-    stage_late = np.asarray(layout.stage_late or [False] * len(layout.stage_waves), bool)
+    stage_late = np.asarray(layout.stage_late, bool)
     on = ~stage_late[layout.stage]
     out[:, layout.person[on], layout.wave[on]] = p[:, on]
     if design.baseline_values is None:
@@ -734,6 +727,8 @@ class Selection:
         """
         from dataclasses import replace
 
+        from scipy.special import expit
+
         if design.baseline_values is not None:
             raise ModelError("simulate_response: baseline='covariate' designs are not "
                              "supported; simulate with baseline='outcome'")
@@ -743,7 +738,7 @@ class Selection:
         lead = {k: np.asarray(v)[None] for k, v in params.items()}
         lin = response_linear_predictor(lead, layout, full)
         kap = self.cell_kappa_numpy(lead, layout, full)
-        p = expit_np(lin + kap * layout.g(layout.y)[None])[0]
+        p = expit(lin + kap * layout.g(layout.y)[None])[0]
         rng = np.random.default_rng(seed)
         u = rng.random(p.size)
         seen = np.ones(design.y.shape, bool)
@@ -874,7 +869,7 @@ def missing_cell_months(layout: ResponseLayout, design: Design, basis, cells: np
         Months, log weights (``-inf`` pads) and late flags of each cell's nodes.
     """
     nodes = stage_months(layout, design, n_nodes)
-    stage_late = np.asarray(layout.stage_late or [False] * len(nodes), bool)
+    stage_late = np.asarray(layout.stage_late, bool)
     collapse = [basis.kind == "wave" and not stage_late[k] for k in range(len(nodes))]
     sizes = np.array([1 if (layout.r[c] or collapse[layout.stage[c]])
                       else nodes[layout.stage[c]].size for c in cells], dtype=int)
@@ -884,9 +879,8 @@ def missing_cell_months(layout: ResponseLayout, design: Design, basis, cells: np
     for i, c in enumerate(cells):
         if layout.r[c]:
             months[i] = design.months[layout.person[c], layout.wave[c]]
-        elif sizes[i] == 1:
-            months[i] = design.schedule[layout.stage_waves[layout.stage[c]]] \
-                if not stage_late[layout.stage[c]] else np.median(nodes[layout.stage[c]])
+        elif sizes[i] == 1:  # an on-time stage of the wave basis: every node is alike
+            months[i] = design.schedule[layout.stage_waves[layout.stage[c]]]
         else:
             months[i] = nodes[layout.stage[c]][-1]
             months[i, :sizes[i]] = nodes[layout.stage[c]]

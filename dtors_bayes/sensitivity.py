@@ -722,8 +722,7 @@ def impute(fit, n: int = 20, *, delta: float = 0.0, random_seed: int | None = 0,
         lay_m = np.flatnonzero(np.isnan(lay.y))
         # a late stage's missing value is the outcome at the late months, not the wave's
         # (on-time) value imputed here: those cells are skipped below
-        late_stage = np.asarray(lay.stage_late, bool)[lay.stage] if lay.stage_late else \
-            np.zeros(lay.n, bool)
+        late_stage = np.asarray(lay.stage_late, bool)[lay.stage]
         if SELECTION_FAMILIES[model.family] == "discrete":
             nv = 1 if model.family == "bernoulli" else design.trials
             v = np.arange(nv + 1, dtype=float)

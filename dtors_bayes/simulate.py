@@ -79,6 +79,14 @@ class SimulatedCohort:
         return {k: OUTCOME_FAMILIES[k] for k in self.settings["outcomes"]}
 
     @property
+    def effective_kappa(self) -> float:
+        """The response model's kappa as simulated: ``strength * kappa`` under MNAR, else 0."""
+        if self.settings["attrition"] != "mnar":
+            return 0.0
+        resp = self.truth.params["response"]
+        return float(resp["kappa_at_strength_1"]) * float(self.settings["strength"])
+
+    @property
     def cohort(self) -> Cohort:
         """The :class:`~dtors_bayes.cohort.Cohort` of these frames (built once, on first use)."""
         if self._cohort is None:
