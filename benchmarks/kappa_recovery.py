@@ -19,7 +19,7 @@ divergences (``share_converged``).
 
 Usage::
 
-    python benchmarks/kappa_recovery.py --replicates 100 --workers 2 --draws 1000 --tune 1000
+    python benchmarks/kappa_recovery.py --replicates 100 --workers 2
     python benchmarks/kappa_recovery.py --cached-only
 """
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from study_cli import study_parser
+from study_cli import sampler_kwargs, select_methods, study_parser
 
 from dtors_bayes.studies import Method, Scenario, coverage_study_in_rounds, markdown_table
 
@@ -104,9 +104,10 @@ def main(argv: list[str] | None = None) -> None:
                             "outcomes": [OUTCOME], "heroin_drives_response": False,
                             "population_size": 6000, "n_population_areas": 40})
             for name, (kind, s) in kinds.items()]
-    samp = {"draws": args.draws, "tune": args.tune, "chains": 2, "backend": args.backend}
+    samp = sampler_kwargs(args)
     methods = [Method(f"selection_{t}", model_kwargs={"time": t, "prior_sd": args.prior_sd},
                       method_fn=selection_fn, sampler_kwargs=samp) for t in args.times]
+    methods = select_methods(methods, args)
     res = coverage_study_in_rounds(
         scen, methods, args.replicates, step=args.step, minutes=args.minutes,
         scheduler=args.scheduler, n_workers=args.workers, only_cached=args.cached_only,
@@ -117,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     res.table.to_csv(args.out / "table.csv", index=False)
     kt.to_csv(args.out / "kappa.csv", index=False)
     summ.to_csv(args.out / "summary.csv", index=False)
-    text = (f"# Kappa recovery ({args.persons} persons, 2 x {args.draws} draws, "
+    text = (f"# Kappa recovery ({args.persons} persons, {args.chains} x {args.draws} draws, "
+            f"target_accept {args.target_accept}, "
             f"kappa ~ N(truth, {args.prior_sd}))\n\n## Kappa\n\n" + markdown_table(kt)
             + "\n\n## Levels and changes\n\n" + markdown_table(summ) + "\n")
     (args.out / "summary.md").write_text(text)

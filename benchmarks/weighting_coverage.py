@@ -6,8 +6,8 @@ in rounds of ``--step`` so a time-boxed run leaves equal counts per cell.
 
 Scenarios: ``simulate_cohort(recruitment_bias=1.0, attrition="mar" | "mnar")`` with
 ``--persons`` persons (sites, areas, response counts scaled from DTORS) from a 20000-person
-target population. Defaults (500 persons, 2 x 150 draws) keep 50 replicates within about an
-hour on 2 cores. For each outcome
+target population. Defaults: 500 persons, 4 chains x 1500 draws (target_accept 0.9), sized
+for converged fits. For each outcome
 (``acquisitive_crime``, ``employed``) one MAR change model is fitted (bernoulli, covariates
 age, sex, primary_drug, referral_route, site and area effects) and the *target-population*
 level at each wave and change from intake are estimated by:
@@ -35,7 +35,7 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
-from study_cli import study_parser
+from study_cli import sampler_kwargs, select_methods, study_parser
 
 from dtors_bayes.studies import Method, Scenario, coverage_study_in_rounds, markdown_table
 
@@ -110,7 +110,7 @@ def build(args) -> tuple[list[Scenario], list[Method]]:
     scen = [Scenario(s, {"n_persons": args.persons, "attrition": s, "recruitment_bias": 1.0,
                          "outcomes": list(OUTCOMES), "population_size": 20000,
                          "n_population_areas": 60}) for s in SCENARIOS]
-    samp = {"draws": args.draws, "tune": args.tune, "chains": 2, "backend": args.backend}
+    samp = sampler_kwargs(args)
     methods = [Method(o, model_kwargs={"outcome": o}, method_fn=weighting_fn,
                       sampler_kwargs=samp) for o in OUTCOMES]
     return scen, methods
@@ -143,8 +143,8 @@ def decomposition(args) -> str:
                           recruitment_bias=1.0, outcomes=list(OUTCOMES))
     lines = ["# Variance decomposition: model parameters, weights, imputation, MNAR", "",
              f"One simulated cohort (seed {args.seed}, {args.persons} persons, MAR), draws "
-             f"{args.draws} x 2 chains; 100 posterior draws x 8 draws of each other source "
-             "(two-level design, law of total variance, sources additive); MNAR: "
+             f"{args.draws} x {args.chains} chains; 100 posterior draws x 8 draws of each other "
+             "source (two-level design, law of total variance, sources additive); MNAR: "
              "pattern-mixture delta ~ N(0, 0.5) on the logit scale.", ""]
     fw = fixed_weights(sim.cohort)
     ws = weight_summary(fw["calibration"].to_numpy())
@@ -153,7 +153,7 @@ def decomposition(args) -> str:
         model = ChangeModel(outcome=outcome, family="bernoulli", covariates=COVARIATES)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = model.fit(sim.cohort, draws=args.draws, tune=args.tune, chains=2,
+            fit = model.fit(sim.cohort, draws=args.draws, tune=args.tune, chains=args.chains,
                             random_seed=args.seed, progressbar=False)
         vd = variance_decomposition(fit, n_param_draws=100, n_weight_draws=8, seed=args.seed,
                                     mnar_prior=(0.0, 0.5))
@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         print(decomposition(args))
         return
     scen, methods = build(args)
+    methods = select_methods(methods, args)
     kw = {"estimands": ESTIMANDS, "cache_dir": args.cache, "seed": args.seed,
           "population": "target", "name": "weighting", "progress": False}
     res = coverage_study_in_rounds(scen, methods, args.replicates, step=args.step,
