@@ -173,13 +173,26 @@ def _covariates(v: Any) -> str | None:
     return _list_of(_string, what="column names", unique=True)(v)
 
 
+#: Prior settings that are locations (any real number, or a table ``{wave = number}``), not
+#: scales.
+_PRIOR_LOCATIONS = ("level_loc",)
+
+
 def _priors(v: Any) -> str | None:
     if not isinstance(v, dict):
         return f"expected a table of name = number, got {_type(v)} {v!r}"
-    bad = [k for k, x in v.items() if not _is_num(x) or x <= 0]
-    if bad:
-        return f"every prior scale must be a number > 0; check {', '.join(map(repr, bad))}"
-    return None
+    problems = []
+    for k, x in v.items():
+        if k in _PRIOR_LOCATIONS:
+            ok = _is_num(x) or (isinstance(x, dict) and x and all(_is_num(y)
+                                                                   for y in x.values()))
+            if not ok:
+                problems.append(f"{k!r} is a centre: a number (e.g. {k} = -2.0) or a table "
+                                f"of wave = number (e.g. {k} = {{1 = -1.8, 2 = -2.1}}), got "
+                                f"{_type(x)} {x!r}")
+        elif not _is_num(x) or x <= 0:
+            problems.append(f"{k!r} is a prior scale: a number > 0, got {_type(x)} {x!r}")
+    return "; ".join(problems) or None
 
 
 def _attrition(v: Any) -> str | None:

@@ -127,6 +127,23 @@ def test_attrition_string_other_than_mar():
         load_spec({"model": {"outcome": "employed", "attrition": "mnar"}})
 
 
+def test_level_loc_is_a_centre_in_toml(tmp_path):
+    """``level_loc`` is a location: negative numbers and per-wave tables are valid (they were
+    refused as non-positive "scales"), while scales must still be > 0."""
+    p = _write(tmp_path, '[model]\noutcome = "employed"\n[model.priors]\nlevel = 1.5\n'
+                         '[model.priors.level_loc]\n1 = -1.8\n2 = -2.1\n')
+    s = load_spec(p)
+    assert s.model().priors["level_loc"] == {"1": -1.8, "2": -2.1}
+    assert load_spec({"model": {"outcome": "employed",
+                                "priors": {"level_loc": -2.0}}}).model().priors == {
+        "level_loc": -2.0}
+    with pytest.raises(db.SpecError) as err:
+        load_spec({"model": {"outcome": "employed",
+                             "priors": {"level_loc": "low", "level": -1.0}}})
+    msg = str(err.value)
+    assert "'level_loc' is a centre" in msg and "'level' is a prior scale" in msg
+
+
 def test_to_dict_round_trip():
     for path in MODELS:
         if path.stem == SELECTION and not HAS_ATTRITION:
