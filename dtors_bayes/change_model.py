@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from dtors_bayes.constants import TARGET_ACCEPT
 from dtors_bayes.design import Design, build_design
 from dtors_bayes.exceptions import ModelError
 from dtors_bayes.families import FAMILIES, get_family
@@ -396,7 +397,9 @@ class ChangeModel:
         progressbar : bool
             Show the sampler's progress bar.
         target_accept : float, optional
-            NUTS target acceptance (raise towards 0.95 after divergences).
+            NUTS target acceptance; default 0.9 (``constants.TARGET_ACCEPT``: the partially
+            pooled modality scales diverge now and then at 0.8). Raise towards 0.95 after
+            divergences.
         cores : int, optional
             Chains run in parallel on this many cores (default: all).
         nuts : dict, optional
@@ -415,6 +418,8 @@ class ChangeModel:
         model = self.build(design)
         if random_seed is None:
             random_seed = int(np.random.SeedSequence().generate_state(1)[0])
+        accept = (target_accept if target_accept is not None
+                  else (nuts or {}).get("target_accept", TARGET_ACCEPT))
         tree, seconds = sample_model(model, draws=draws, tune=tune, chains=chains,
                                      random_seed=random_seed, sampler=sampler,
                                      progressbar=progressbar, target_accept=target_accept,
@@ -422,7 +427,8 @@ class ChangeModel:
         fit = Fit.from_sampling(self, design, tree, cohort=cohort, seconds=seconds,
                                 settings={"draws": draws, "tune": tune, "chains": chains,
                                           "random_seed": random_seed, "sampler": sampler,
-                                          "target_accept": target_accept, "nuts": nuts or {},
+                                          "target_accept": accept,
+                                          "nuts": nuts or {},
                                           "backend": backend})
         fit.warn_if_trouble()
         return fit

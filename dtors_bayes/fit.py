@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from dtors_bayes.constants import CI_PROB
+from dtors_bayes.constants import CI_PROB, TARGET_ACCEPT
 from dtors_bayes.design import Design
 from dtors_bayes.diagnostics import diagnose, is_offset, trouble
 from dtors_bayes.estimands import (
@@ -67,6 +67,7 @@ def sample_model(model, *, draws: int, tune: int, chains: int, random_seed: int,
     """Run NUTS on a PyMC model; return (DataTree, seconds).
 
     ``nuts`` passes sampler options through (for nutpie e.g. ``{"adaptation": "low_rank"}``).
+    ``target_accept`` defaults to :data:`~dtors_bayes.constants.TARGET_ACCEPT` (0.9).
     ``backend`` is nutpie's compiler: ``"numba"`` (default, no extra dependency) or ``"jax"``
     (the ``jax`` extra; compiles a small model in seconds rather than tens of seconds, which
     dominates the many small fits of coverage studies).
@@ -89,8 +90,9 @@ def sample_model(model, *, draws: int, tune: int, chains: int, random_seed: int,
                 from None
         kwargs["compile_kwargs"] = {"mode": "JAX", "gradient_backend": "jax"}
     nuts = dict(nuts or {})
-    if target_accept is not None:
-        nuts["target_accept"] = float(target_accept)
+    if target_accept is not None or "target_accept" not in nuts:
+        nuts["target_accept"] = float(TARGET_ACCEPT if target_accept is None
+                                      else target_accept)
     if nuts:
         kwargs["nuts"] = nuts
     t0 = time.perf_counter()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import dtors_bayes as db
+from dtors_bayes.constants import TARGET_ACCEPT
 from dtors_bayes.exceptions import FitError
 from dtors_bayes.testing import TINY_SAMPLER, tiny_cohort, tiny_frames
 
@@ -39,6 +40,8 @@ def test_tree_groups_and_provenance(fitted, cohort):
     prov = json.loads(fit.tree.attrs["provenance"])
     assert prov["data_hash"] == cohort.data_hash()
     assert prov["sampler"]["random_seed"] == 11
+    # no target_accept given: the package default (0.9, not nutpie's 0.8) is used and recorded
+    assert prov["sampler"]["target_accept"] == TARGET_ACCEPT == 0.9
     assert prov["versions"]["pymc"].startswith("6.")
     assert prov["n_persons_model"] == cohort.n_persons
     assert prov["n_observed"] == int((~np.isnan(cohort.matrix("crime"))).sum())
