@@ -204,8 +204,11 @@ def main(argv: list[str] | None = None) -> None:
     s = res.summary()
     kap = res.table.groupby(["scenario", "method"])["kappa_posterior_mean"].mean().dropna()
     pd.set_option("display.width", 200)
-    print(s[["scenario", "method", "estimand", "n_reps", "bias", "bias_mcse", "coverage90",
-             "coverage90_mcse", "width90"]].to_string(index=False, float_format="%.3f"))
+    cols = ["scenario", "method", "estimand", "n_reps", "bias", "bias_mcse", "coverage90",
+            "coverage90_mcse", "width90", "share_converged"]
+    print(s[cols].to_string(index=False, float_format="%.3f"))
+    print("\nconverged fits only:\n" + res.summary(converged_only=True)[cols].to_string(
+        index=False, float_format="%.3f"))
     print("\nmean posterior kappa per cell:\n" + kap.to_string(float_format="%.3f"))
 
 

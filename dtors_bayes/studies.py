@@ -540,8 +540,27 @@ def add_coverage_columns(table: pd.DataFrame, population: str = "sample") -> pd.
     return t
 
 
-def summarize_coverage(table: pd.DataFrame, by: Sequence[str] | None = None) -> pd.DataFrame:
+def converged(table: pd.DataFrame) -> pd.Series:
+    """Per row: did its fit converge (worst structural R-hat <= 1.01, no divergence)?
+
+    Rows of methods without a sampler (``r_hat_max`` NaN, e.g. complete cases) count as
+    converged, so that a converged-only summary keeps them whole.
+    """
+    rh = pd.to_numeric(table["r_hat_max"], errors="coerce") if "r_hat_max" in table else \
+        pd.Series(np.nan, index=table.index)
+    dv = pd.to_numeric(table["divergences"], errors="coerce").fillna(0) \
+        if "divergences" in table else pd.Series(0.0, index=table.index)
+    return rh.isna() | ((rh <= CONVERGED_R_HAT) & (dv == 0))
+
+
+def summarize_coverage(table: pd.DataFrame, by: Sequence[str] | None = None, *,
+                       converged_only: bool = False) -> pd.DataFrame:
     """Bias, RMSE, coverage (90% and 50%) with Monte Carlo standard errors, per cell.
+
+    With ``converged_only=True`` only the replicates whose fit converged (:func:`converged`)
+    are scored: a coverage figure from chains that did not converge is not evidence. The
+    selection on convergence can itself bias a cell when convergence depends on the data, so
+    both summaries are reported side by side.
 
     Parameters
     ----------
@@ -561,6 +580,8 @@ def summarize_coverage(table: pd.DataFrame, by: Sequence[str] | None = None) -> 
         divergence; NaN for methods without a sampler).
     """
     by = list(by) if by is not None else [c for c in CELL_KEYS if c in table]
+    if converged_only:
+        table = table[converged(table)]
     rows = []
     for key, g in table.groupby(by, sort=False, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
@@ -645,9 +666,9 @@ class StudyResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self, converged_only: bool = False) -> pd.DataFrame:
         """Per (scenario, method, estimand): see :func:`summarize_coverage`."""
-        return summarize_coverage(self.table)
+        return summarize_coverage(self.table, converged_only=converged_only)
 
     def plot(self, z: float = 1.96):
         """Coverage (90% and 50%) per estimand and method, with +-z MCSE bars and nominal lines.
@@ -707,9 +728,14 @@ class StudyResult:
         cols = [c for c in ["scenario", "method", "outcome", "estimand", "wave", "modality",
                             "contrast", "n_reps", "truth", "bias", "rmse", "coverage90",
                             "coverage90_mcse", "coverage50", "coverage50_mcse", "width90",
-                            "r_hat_max", "n_divergent_reps"] if c in s]
-        tail = (["", "## Failed tasks", ""] + [f"- `{k}`: {e}" for k, e in self.failures]
-                if self.failures else [])
+                            "r_hat_max", "n_divergent_reps", "share_converged"] if c in s]
+        sc = self.summary(converged_only=True)
+        tail = ["", "## Converged fits only", "",
+                "Replicates whose fit reached structural R-hat <= 1.01 with no divergent "
+                "transition (methods without a sampler: all replicates).", "",
+                markdown_table(sc[[c for c in cols if c in sc]])]
+        tail += (["", "## Failed tasks", ""] + [f"- `{k}`: {e}" for k, e in self.failures]
+                 if self.failures else [])
         return write_study_outputs(out_dir, ["table.csv", "summary.csv", "summary.md",
                                              "coverage.png"], self.table, s, s[cols],
                                    head, tail, self.plot)

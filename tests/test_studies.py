@@ -20,6 +20,7 @@ from dtors_bayes.studies import (
     Scenario,
     add_coverage_columns,
     cohort_kwargs,
+    converged,
     coverage_study,
     coverage_study_in_rounds,
     join_truth,
@@ -104,6 +105,21 @@ def test_coverage_arithmetic_on_known_inputs():
     # scoring against the target truth (shifted by 1) covers nothing
     st = summarize_coverage(add_coverage_columns(hand_results(), "target"))
     assert (st["coverage90"] == 0).all()
+
+
+def test_converged_only_summary_drops_unconverged_fits():
+    """hand_results: R-hat 1.00-1.03 for replicates 0-3, replicate 3 also divergent, so only
+    replicates 0 and 1 converged; a row without a sampler (R-hat NaN) always counts."""
+    table = add_coverage_columns(hand_results(), "sample")
+    assert converged(table).groupby(table["replicate"]).all().tolist() == [True, True, False,
+                                                                            False]
+    s = summarize_coverage(table, converged_only=True).set_index("estimand")
+    assert s.loc["level", "n_reps"] == 2 and s.loc["level", "share_converged"] == 1.0
+    assert s.loc["level", "bias"] == pytest.approx(0.0)  # errors +0.1, -0.1
+    assert summarize_coverage(table).set_index("estimand").loc["level", "share_converged"] \
+        == pytest.approx(0.5)
+    no_sampler = table.assign(r_hat_max=np.nan, divergences=np.nan)
+    assert converged(no_sampler).all()
 
 
 def test_missing_interval_gives_nan_coverage_not_zero():
