@@ -32,7 +32,13 @@ import numpy as np
 import pandas as pd
 from study_cli import sampler_kwargs, select_methods, study_parser
 
-from dtors_bayes.studies import Method, Scenario, coverage_study_in_rounds, markdown_table
+from dtors_bayes.studies import (
+    Method,
+    Scenario,
+    converged,
+    coverage_study_in_rounds,
+    markdown_table,
+)
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "kappa_recovery"
@@ -74,7 +80,8 @@ def kappa_table(table: pd.DataFrame) -> pd.DataFrame:
     one = table.drop_duplicates(["scenario", "method", "replicate"])
     rows = []
     for (sc, me), g in one.groupby(["scenario", "method"], sort=False):
-        conv = (g["r_hat_max"] <= 1.01) & (g["divergences"] == 0)
+        conv = converged(g)
+        mc = g.loc[conv, "extra_kappa_mean"].to_numpy(float)
         m = g["extra_kappa_mean"].to_numpy(float)
         truth = float(g["extra_kappa_true"].iloc[0])
         inside = (g["extra_kappa_q05"] <= truth) & (truth <= g["extra_kappa_q95"])
@@ -82,7 +89,9 @@ def kappa_table(table: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             "scenario": sc, "method": me, "n_reps": len(g), "kappa_true": truth,
             "kappa_mean": m.mean(), "kappa_mean_mcse": m.std(ddof=1) / np.sqrt(len(m)),
-            "kappa_mean_converged": float(g.loc[conv, "extra_kappa_mean"].mean()),
+            "kappa_mean_converged": float(mc.mean()) if mc.size else np.nan,
+            "kappa_mean_converged_mcse": float(mc.std(ddof=1) / np.sqrt(mc.size))
+            if mc.size > 1 else np.nan,
             "n_converged": int(conv.sum()),
             "posterior_sd": float(g["extra_kappa_sd"].mean()),
             "prior_sd": float(g["extra_kappa_prior_sd"].iloc[0]),
