@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from dtors_bayes.constants import TARGET_ACCEPT
 from dtors_bayes.design import Design, build_design
 from dtors_bayes.exceptions import ModelError
 from dtors_bayes.families import FAMILIES, get_family
@@ -412,17 +411,16 @@ class ChangeModel:
         -------
         Fit
         """
-        from dtors_bayes.fit import Fit, sample_model
+        from dtors_bayes.fit import Fit, effective_target_accept, sample_model
 
         design = self.design(cohort)
         model = self.build(design)
         if random_seed is None:
             random_seed = int(np.random.SeedSequence().generate_state(1)[0])
-        accept = (target_accept if target_accept is not None
-                  else (nuts or {}).get("target_accept", TARGET_ACCEPT))
+        accept = effective_target_accept(target_accept, nuts)
         tree, seconds = sample_model(model, draws=draws, tune=tune, chains=chains,
                                      random_seed=random_seed, sampler=sampler,
-                                     progressbar=progressbar, target_accept=target_accept,
+                                     progressbar=progressbar, target_accept=accept,
                                      cores=cores, nuts=nuts, backend=backend)
         fit = Fit.from_sampling(self, design, tree, cohort=cohort, seconds=seconds,
                                 settings={"draws": draws, "tune": tune, "chains": chains,

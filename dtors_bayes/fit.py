@@ -60,6 +60,14 @@ def versions() -> dict[str, str]:
     return out
 
 
+def effective_target_accept(target_accept: float | None, nuts: dict | None) -> float:
+    """The NUTS target acceptance a fit runs with: the argument, else ``nuts["target_accept"]``,
+    else :data:`~dtors_bayes.constants.TARGET_ACCEPT`."""
+    if target_accept is not None:
+        return float(target_accept)
+    return float((nuts or {}).get("target_accept", TARGET_ACCEPT))
+
+
 def sample_model(model, *, draws: int, tune: int, chains: int, random_seed: int,
                  sampler: str = "nutpie", progressbar: bool = True,
                  target_accept: float | None = None, cores: int | None = None,
@@ -90,9 +98,7 @@ def sample_model(model, *, draws: int, tune: int, chains: int, random_seed: int,
                 from None
         kwargs["compile_kwargs"] = {"mode": "JAX", "gradient_backend": "jax"}
     nuts = dict(nuts or {})
-    if target_accept is not None or "target_accept" not in nuts:
-        nuts["target_accept"] = float(TARGET_ACCEPT if target_accept is None
-                                      else target_accept)
+    nuts["target_accept"] = effective_target_accept(target_accept, nuts)
     if nuts:
         kwargs["nuts"] = nuts
     t0 = time.perf_counter()

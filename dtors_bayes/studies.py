@@ -606,12 +606,10 @@ def summarize_coverage(table: pd.DataFrame, by: Sequence[str] | None = None, *,
         rec["r_hat_max"] = float(g["r_hat_max"].max()) if "r_hat_max" in g else np.nan
         rec["n_divergent_reps"] = int((g["divergences"] > 0).sum()) if "divergences" in g \
             else 0
-        rh = g["r_hat_max"].to_numpy(dtype=float) if "r_hat_max" in g else np.full(len(g), np.nan)
-        dv = g["divergences"].to_numpy(dtype=float) if "divergences" in g else np.zeros(len(g))
-        sampled = np.isfinite(rh)
-        rec["share_converged"] = float(np.mean((rh[sampled] <= CONVERGED_R_HAT)
-                                               & (np.nan_to_num(dv[sampled]) == 0))) \
-            if sampled.any() else np.nan
+        sampled = (pd.to_numeric(g["r_hat_max"], errors="coerce").notna() if "r_hat_max" in g
+                   else pd.Series(False, index=g.index))
+        rec["share_converged"] = float(converged(g)[sampled].mean()) if sampled.any() \
+            else np.nan
         rows.append(rec)
     return pd.DataFrame(rows)
 
