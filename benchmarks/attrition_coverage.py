@@ -1,6 +1,6 @@
 """Coverage of attrition methods under MCAR, MAR and MNAR response, on Dask (>= 50 replicates).
 
-Built on :func:`dtors_bayes.studies.coverage_study`: every (scenario, method, replicate) is
+Built on :func:`dtors_bayes.studies.coverage.coverage_study`: every (scenario, method, replicate) is
 one cached task, so a killed run resumes, and replicates are seeded independently of the
 worker count. Replicates are added in rounds of ``--step`` over every cell, so a time-boxed
 run leaves equal replicate counts per cell.
@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from study_cli import sampler_kwargs, select_methods, study_parser
 
-from dtors_bayes.studies import Method, Scenario, coverage_study_in_rounds
+from dtors_bayes.studies.coverage import Method, Scenario, coverage_study_in_rounds
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "attrition_coverage"
@@ -110,7 +110,7 @@ def complete_case_fn(cohort, seed, sim) -> pd.DataFrame:
 
 
 def _fit(cohort, seed, attrition, sampler_kwargs):
-    from dtors_bayes.change_model import ChangeModel
+    from dtors_bayes.models.change_model import ChangeModel
 
     model = ChangeModel(OUTCOME, "bernoulli", time="wave", covariates=COVARIATES, levels=(),
                         attrition=attrition)
@@ -122,8 +122,8 @@ def _fit(cohort, seed, attrition, sampler_kwargs):
 
 def mar_fn(cohort, seed, sim, sampler_kwargs) -> pd.DataFrame:
     """MAR g-computation and, from the same fit, pattern-mixture at the true delta."""
-    from dtors_bayes.sensitivity import sensitivity
-    from dtors_bayes.studies import estimates_with_intervals
+    from dtors_bayes.attrition.sensitivity import sensitivity
+    from dtors_bayes.studies.coverage import estimates_with_intervals
 
     fit = _fit(cohort, seed, "mar", sampler_kwargs)
     est = _keep(estimates_with_intervals(fit, contrasts=[CONTRAST]))
@@ -142,8 +142,8 @@ def mar_fn(cohort, seed, sim, sampler_kwargs) -> pd.DataFrame:
 
 def selection_fn(cohort, seed, sim, model_kwargs, sampler_kwargs) -> pd.DataFrame:
     """Selection model with the prior centred on the truth ("true") or wrong-signed."""
-    from dtors_bayes.attrition import Selection
-    from dtors_bayes.studies import estimates_with_intervals
+    from dtors_bayes.models.selection import Selection
+    from dtors_bayes.studies.coverage import estimates_with_intervals
 
     k = sim.effective_kappa
     centre = k if model_kwargs["prior"] == "true" else max(abs(k), 1.0)

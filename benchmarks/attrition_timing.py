@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dtors_bayes.attrition import Selection
-from dtors_bayes.change_model import ChangeModel
-from dtors_bayes.datasets import load_example
-from dtors_bayes.sensitivity import sensitivity
+from dtors_bayes.attrition.sensitivity import sensitivity
+from dtors_bayes.models.change_model import ChangeModel
+from dtors_bayes.models.selection import Selection
+from dtors_bayes.simulation.bundle import load_example
 
 
 def min_ess(fit) -> tuple[float, str]:

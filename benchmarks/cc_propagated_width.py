@@ -1,7 +1,7 @@
 """Complete-case intervals: propagated weight draws against the fixed-weight linearisation.
 
 No MCMC: only the design-based complete-case estimator
-(:func:`dtors_bayes.weighting.complete_case_estimates`). Each replicate simulates one cohort
+(:func:`dtors_bayes.weighting.weights.complete_case_estimates`). Each replicate simulates one cohort
 (the weighting study's scenario: ``n_persons=500``, sites, areas and response counts
 scaled from DTORS, ``recruitment_bias=1``, ``population_size=20000``,
 ``n_population_areas=60``, MAR attrition) and estimates the target-population level at
@@ -13,7 +13,7 @@ each wave and the change from intake of ``employed`` and ``acquisitive_crime`` b
 - ``bb_<bootstrap>``: ``--draws`` propagated weight draws (Bayesian bootstrap, raking and
   weighted-likelihood-bootstrap response model, trimmed per copy), equal-tailed 90%
   interval, for each Bayesian-bootstrap design of ``--bootstraps``
-  (:func:`dtors_bayes.weighting.bootstrap_stages`).
+  (:func:`dtors_bayes.weighting.weights.bootstrap_stages`).
 
 Reported per outcome, estimand and wave: the mean over replicates of the width ratio
 (propagated / linearisation, each bootstrap against the linearisation with the matching
@@ -32,7 +32,7 @@ variability; bias is excluded), with Monte Carlo error ``ratio / sqrt(2 (R - 1))
 
 Replicates run until ``--replicates`` or ``--minutes`` (one core, numpy only). The weight
 draws do not depend on the outcome, so the two outcomes of a replicate share them (a memo
-around ``dtors_bayes.weighting._draws``; the estimates still go through
+around ``dtors_bayes.weighting.weights._draws``; the estimates still go through
 ``complete_case_estimates``).
 
 Usage::
@@ -52,9 +52,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from dtors_bayes import weighting
-from dtors_bayes.studies import Scenario, markdown_table
-from dtors_bayes.weighting import complete_case_estimates, fixed_weights
+from dtors_bayes.studies.coverage import Scenario, markdown_table
+from dtors_bayes.weighting import weights as weighting
+from dtors_bayes.weighting.weights import complete_case_estimates, fixed_weights
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "cc_propagated_width.md"

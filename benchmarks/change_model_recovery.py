@@ -10,7 +10,7 @@ each wave and the adjusted modality contrasts (each modality vs prescribing, cha
 follow-up), scored against the truth for the *recruited sample* (the population an
 unweighted g-computation estimates; weighting is studied in ``weighting_coverage.py``).
 
-Runs on Dask through :func:`dtors_bayes.studies.coverage_study`; every replicate is cached
+Runs on Dask through :func:`dtors_bayes.studies.coverage.coverage_study`; every replicate is cached
 under ``benchmarks/cache/recovery`` so an interrupted run resumes.
 
 Run: ``.venv/bin/python benchmarks/change_model_recovery.py --replicates 20 [--draws 400]``.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dtors_bayes.studies import Method, Scenario, coverage_study, dask_client
+from dtors_bayes.studies.coverage import Method, Scenario, coverage_study, dask_client
 
 OUTCOMES = {
     "acquisitive_crime": "bernoulli",

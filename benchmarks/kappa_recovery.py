@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from study_cli import sampler_kwargs, select_methods, study_parser
 
-from dtors_bayes.studies import (
+from dtors_bayes.studies.coverage import (
     Method,
     Scenario,
     converged,
@@ -50,9 +50,9 @@ ESTIMANDS = [{"estimand": e, "wave": w} for e in ("level", "change") for w in (1
 
 def selection_fn(cohort, seed, sim, model_kwargs, sampler_kwargs) -> pd.DataFrame:
     """Fit the selection model; overall estimates plus the kappa posterior summary."""
-    from dtors_bayes.attrition import Selection
-    from dtors_bayes.change_model import ChangeModel
-    from dtors_bayes.studies import estimates_with_intervals
+    from dtors_bayes.models.change_model import ChangeModel
+    from dtors_bayes.models.selection import Selection
+    from dtors_bayes.studies.coverage import estimates_with_intervals
 
     prior = (sim.effective_kappa, float(model_kwargs["prior_sd"]))
     model = ChangeModel(OUTCOME, "bernoulli", time=model_kwargs["time"], covariates=COVARIATES,

@@ -26,8 +26,8 @@ import time
 import warnings
 from pathlib import Path
 
-from dtors_bayes.sbc import sbc_study
-from dtors_bayes.studies import dask_client
+from dtors_bayes.studies.coverage import dask_client
+from dtors_bayes.studies.sbc import sbc_study
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "sbc"

@@ -45,9 +45,9 @@ def _maxrss_mb() -> float:
 def stage_fit(n: int, path: Path, draws: int, tune: int, chains: int, seed: int,
               cores: int = 2) -> dict:
     """Simulate and fit one cohort size; save the fit (runs in a fresh subprocess)."""
-    from dtors_bayes.change_model import ChangeModel
-    from dtors_bayes.simulate import simulate_cohort
-    from dtors_bayes.studies import cohort_kwargs
+    from dtors_bayes.models.change_model import ChangeModel
+    from dtors_bayes.simulation.generate import simulate_cohort
+    from dtors_bayes.studies.coverage import cohort_kwargs
 
     t0 = time.perf_counter()
     sim = simulate_cohort(seed, **cohort_kwargs(n, n_sites=342, n_areas=94, attrition="mar",
@@ -73,7 +73,7 @@ def stage_fit(n: int, path: Path, draws: int, tune: int, chains: int, seed: int,
 
 def stage_estimands(path: Path) -> dict:
     """Load a saved fit and compute its estimands (runs in a fresh subprocess)."""
-    from dtors_bayes.fit import load_fit
+    from dtors_bayes.models.fit import load_fit
 
     rss0 = _maxrss_mb()
     t0 = time.perf_counter()

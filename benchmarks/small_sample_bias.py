@@ -8,7 +8,7 @@ around wave levels ``mu_time``, the default) and, with ``--variants by_time pool
 ``False`` (3 wave levels plus a constant modality effect), and prints the mean error of each
 against the sample truth with its Monte Carlo standard error.
 
-Per fit it also records the convergence checks of :func:`dtors_bayes.diagnostics.diagnose`
+Per fit it also records the convergence checks of :func:`dtors_bayes.models.diagnostics.diagnose`
 (max R-hat over the structural parameters, i.e. everything but the ``z_*`` offsets; ESS;
 divergences) and, per modality, the FU2 level (g-computation over the modality's persons)
 minus that modality's observed FU2 proportion (responders; unbiased under MCAR, so a
@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 from attrition_coverage import COVARIATES, OUTCOME, build
 
-from dtors_bayes.change_model import ChangeModel
-from dtors_bayes.studies import replicate_seeds
+from dtors_bayes.models.change_model import ChangeModel
+from dtors_bayes.studies.coverage import replicate_seeds
 
 VARIANTS = {"by_time": True, "pooled": False}
 

@@ -1,6 +1,7 @@
 """Coverage of the weighting methods under biased recruitment (MAR and MNAR attrition), on Dask.
 
-Built on :func:`dtors_bayes.studies.coverage_study` (one cached task per scenario x outcome x
+Built on :func:`dtors_bayes.studies.coverage.coverage_study` (one cached task per scenario x
+outcome x
 replicate; killed runs resume; seeds independent of the worker count). Replicates are added
 in rounds of ``--step`` so a time-boxed run leaves equal counts per cell.
 
@@ -37,7 +38,7 @@ from pathlib import Path
 import pandas as pd
 from study_cli import sampler_kwargs, select_methods, study_parser
 
-from dtors_bayes.studies import Method, Scenario, coverage_study_in_rounds, markdown_table
+from dtors_bayes.studies.coverage import Method, Scenario, coverage_study_in_rounds, markdown_table
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -53,9 +54,9 @@ METHODS = ["model_unweighted", "model_fixed", "model_propagated", "mrp", "cc_unw
 
 def weighting_fn(cohort, seed, sim, model_kwargs, sampler_kwargs) -> pd.DataFrame:
     """One MAR fit of one outcome; every weighting method's rows (label in ``estimator``)."""
-    from dtors_bayes.change_model import ChangeModel
-    from dtors_bayes.mrp import mrp_estimates
-    from dtors_bayes.weighting import (
+    from dtors_bayes.models.change_model import ChangeModel
+    from dtors_bayes.weighting.mrp import mrp_estimates
+    from dtors_bayes.weighting.weights import (
         complete_case_estimates,
         fixed_weights,
         propagated_weights_for_fit,
@@ -130,9 +131,9 @@ def decomposition(args) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
-    from dtors_bayes.change_model import ChangeModel
-    from dtors_bayes.simulate import simulate_cohort
-    from dtors_bayes.weighting import (
+    from dtors_bayes.models.change_model import ChangeModel
+    from dtors_bayes.simulation.generate import simulate_cohort
+    from dtors_bayes.weighting.weights import (
         fixed_weights,
         plot_variance_decomposition,
         variance_decomposition,

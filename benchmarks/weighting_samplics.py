@@ -30,9 +30,13 @@ def main(seed: int = 7) -> str:
     from samplics.estimation import TaylorEstimator
     from samplics.weighting import SampleWeight
 
-    from dtors_bayes.raking import rake
-    from dtors_bayes.simulate import simulate_cohort
-    from dtors_bayes.weighting import calibration_problem, complete_case_estimates, fixed_weights
+    from dtors_bayes.simulation.generate import simulate_cohort
+    from dtors_bayes.weighting.raking import rake
+    from dtors_bayes.weighting.weights import (
+        calibration_problem,
+        complete_case_estimates,
+        fixed_weights,
+    )
 
     sim = simulate_cohort(seed=seed, attrition="mar", outcomes=["acquisitive_crime", "employed"])
     c = sim.cohort

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from dtors_bayes.attrition import ResponseModel, Selection
-from dtors_bayes.change_model import ChangeModel
-from dtors_bayes.cohort import Cohort
-from dtors_bayes.cohort_summary import CohortSummary
-from dtors_bayes.compare import compare
-from dtors_bayes.datasets import load_example, load_example_truth
+from dtors_bayes.attrition.sensitivity import impute, sensitivity
+from dtors_bayes.comparison.compare import compare
+from dtors_bayes.data.cohort import Cohort
+from dtors_bayes.data.summary import CohortSummary
 from dtors_bayes.exceptions import CohortError, DtorsError, FitError, ModelError, SpecError
-from dtors_bayes.families import FAMILIES, get_family
-from dtors_bayes.fit import Fit, load_fit
-from dtors_bayes.mrp import mrp_estimates
-from dtors_bayes.sensitivity import impute, sensitivity
-from dtors_bayes.simulate import SimulatedCohort, simulate_cohort
-from dtors_bayes.truth import Truth
-from dtors_bayes.weighting import (
+from dtors_bayes.models.change_model import ChangeModel
+from dtors_bayes.models.families import FAMILIES, get_family
+from dtors_bayes.models.fit import Fit, load_fit
+from dtors_bayes.models.selection import ResponseModel, Selection
+from dtors_bayes.simulation.bundle import load_example, load_example_truth
+from dtors_bayes.simulation.generate import SimulatedCohort, simulate_cohort
+from dtors_bayes.simulation.truth import Truth
+from dtors_bayes.weighting.mrp import mrp_estimates
+from dtors_bayes.weighting.weights import (
     attach_weights,
     complete_case_estimates,
     fixed_weights,

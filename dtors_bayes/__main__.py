@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from dtors_bayes.cli import main
+from dtors_bayes.workflow.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

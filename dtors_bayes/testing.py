@@ -1,6 +1,7 @@
 """Helpers for tests (ours and downstream): tiny cohorts and tiny sampler settings.
 
-These are *not* the DTORS simulator (:mod:`dtors_bayes.simulate`); they make small cohorts
+These are *not* the DTORS simulator (:mod:`dtors_bayes.simulation.generate`); they make small
+cohorts
 with one outcome of every family quickly, for structural tests and smoke fits.
 """
 
@@ -75,8 +76,8 @@ def tiny_frames(n: int = 120, *, seed: int = 0, n_sites: int = 12, n_areas: int 
 
 
 def tiny_cohort(n: int = 120, *, seed: int = 0, **kwargs):
-    """A :class:`~dtors_bayes.cohort.Cohort` from :func:`tiny_frames`."""
-    from dtors_bayes.cohort import Cohort
+    """A :class:`~dtors_bayes.data.cohort.Cohort` from :func:`tiny_frames`."""
+    from dtors_bayes.data.cohort import Cohort
 
     persons, interviews = tiny_frames(n, seed=seed, **kwargs)
     return Cohort.from_frames(persons, interviews, outcomes=dict(TINY_OUTCOMES))

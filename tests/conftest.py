@@ -70,7 +70,7 @@ def frames() -> dict[str, pd.DataFrame]:
 @pytest.fixture
 def tiny_cohort(frames):
     """The tiny cohort built with :meth:`Cohort.from_frames`."""
-    from dtors_bayes.cohort import Cohort
+    from dtors_bayes.data.cohort import Cohort
 
     return Cohort.from_frames(frames["persons"], frames["interviews"], frames["population"],
                               outcomes=OUTCOMES)

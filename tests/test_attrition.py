@@ -8,7 +8,10 @@ import pytest
 import xarray as xr
 from scipy.special import expit, gammaln
 
-from dtors_bayes.attrition import (
+from dtors_bayes.exceptions import ModelError
+from dtors_bayes.models.change_model import ChangeModel, linear_predictor
+from dtors_bayes.models.design import Design, late_interviews, on_time_limits
+from dtors_bayes.models.selection import (
     ResponseModel,
     Selection,
     from_dict,
@@ -18,9 +21,6 @@ from dtors_bayes.attrition import (
     response_linear_predictor,
     response_propensity_draws,
 )
-from dtors_bayes.change_model import ChangeModel, linear_predictor
-from dtors_bayes.design import Design, late_interviews, on_time_limits
-from dtors_bayes.exceptions import ModelError
 
 
 def design(family="bernoulli", intermittent=False, n=6, trials=3, seed=0):
@@ -241,7 +241,7 @@ def test_propensity_draws_from_a_hand_posterior():
         "r_rho_prev": (("chain", "draw"), rng.normal(size=(1, s))),
         "r_beta_covariate": (("chain", "draw", "covariate"), rng.normal(size=(1, s, 1))),
     })
-    from dtors_bayes.attrition import ResponseFit
+    from dtors_bayes.models.selection import ResponseFit
 
     rf = ResponseFit(ResponseModel(), d, lay, xr.DataTree.from_dict({"posterior": post}))
     p = rf.response_propensity_draws()
@@ -265,7 +265,7 @@ def test_propensity_draws_from_a_hand_posterior():
 @pytest.mark.integration
 def test_tiny_selection_fit_end_to_end():
     """A real (tiny) joint fit: estimates carry the label; sensitivity and impute run on it."""
-    from dtors_bayes.sensitivity import impute, sensitivity
+    from dtors_bayes.attrition.sensitivity import impute, sensitivity
     from dtors_bayes.testing import TINY_SAMPLER, tiny_cohort
 
     cohort = tiny_cohort(60)
@@ -336,8 +336,8 @@ def test_selection_likelihood_is_a_probability_model(time):
 
 
 def test_random_change_is_one_at_every_follow_up_under_both_baselines():
+    from dtors_bayes.models.time_basis import TimeBasis
     from dtors_bayes.testing import tiny_cohort
-    from dtors_bayes.time_basis import TimeBasis
 
     cohort = tiny_cohort(40)
     for baseline, want in (("outcome", [0.0, 1.0, 1.0]), ("covariate", [1.0, 1.0])):
@@ -367,7 +367,7 @@ def test_attempted_window_does_not_condition_on_the_later_response():
 
 
 def test_late_rule_and_late_rows_of_the_wave_basis():
-    from dtors_bayes.time_basis import TimeBasis
+    from dtors_bayes.models.time_basis import TimeBasis
 
     rng = np.random.default_rng(1)
     n = 400

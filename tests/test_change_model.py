@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dtors_bayes.change_model import ChangeModel
 from dtors_bayes.exceptions import ModelError
-from dtors_bayes.families import FAMILIES
+from dtors_bayes.models.change_model import ChangeModel
+from dtors_bayes.models.families import FAMILIES
 from dtors_bayes.testing import FAMILY_OUTCOME, TINY_OUTCOMES, tiny_cohort
 
 
@@ -116,7 +116,7 @@ def test_clear_errors(cohort, kwargs, match):
 
 
 def test_level_missing_from_cohort_is_an_error():
-    from dtors_bayes.cohort import Cohort
+    from dtors_bayes.data.cohort import Cohort
     from dtors_bayes.testing import tiny_frames
 
     persons, interviews = tiny_frames(40, seed=1)

@@ -12,8 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dtors_bayes import cli
-from dtors_bayes import spec as spec_mod
+from dtors_bayes.workflow import cli as cli
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).with_name("dtors-bayes")
@@ -123,7 +122,7 @@ def test_round_trip_fit_estimate_report(simulated, workdir):
     page = (workdir / "rep" / "index.html").read_text(encoding="utf-8")
     parser = _Collect()
     parser.feed(page)
-    from dtors_bayes.report import SECTIONS
+    from dtors_bayes.reporting.report import SECTIONS
 
     assert set(SECTIONS.values()) <= {h.strip() for h in parser.h2}
     assert parser.imgs and all(s.startswith("data:image/png;base64,") for s in parser.imgs)
@@ -214,16 +213,6 @@ def test_usage_errors_exit_2(capsys):
     assert err.value.code == 2
     assert cli.main([]) == 2
     capsys.readouterr()
-
-
-def test_unavailable_commands_exit_2(capsys, monkeypatch):
-    monkeypatch.setattr(spec_mod, "optional_module", lambda name: None)
-    for args in (["sensitivity", "fit.nc"], ["compare", "a.nc", "b.nc"],
-                 ["study", "s.toml", "--out", "x"]):
-        line = assert_user_error(in_process(capsys, *args), code=2)
-        assert "not available in this version" in line
-    assert cli.main(["sensitivity", "--help"]) == 0
-    assert "Not available" in capsys.readouterr().out
 
 
 def test_help_texts(capsys):

@@ -8,7 +8,7 @@ import pytest
 import dtors_bayes as db
 
 # (db.compare is the function; the submodule's names are imported from it directly)
-from dtors_bayes.compare import (
+from dtors_bayes.comparison.compare import (
     MAR_MNAR_NOTE,
     compare,
     kfold_by_group,
@@ -43,8 +43,8 @@ def test_loo_comparison_table_and_note(fits):
 def test_pointwise_log_likelihood_matches_bernoulli_formula(fits):
     from scipy.special import expit
 
-    from dtors_bayes.change_model import linear_predictor
-    from dtors_bayes.estimands import stack_draws
+    from dtors_bayes.estimands.engine import stack_draws
+    from dtors_bayes.models.change_model import linear_predictor
 
     fit = fits["wave_site_area"]
     ll = pointwise_log_likelihood(fit).values.reshape(-1, int((~np.isnan(fit.design.y)).sum()))
@@ -91,7 +91,7 @@ def test_compare_errors(fits):
 
 
 def test_compare_command_line(fits, tmp_path):
-    from dtors_bayes.cli import main
+    from dtors_bayes.workflow.cli import main
 
     paths = []
     for name, fit in fits.items():

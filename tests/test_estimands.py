@@ -8,11 +8,11 @@ import pytest
 import xarray as xr
 from scipy.special import expit
 
-from dtors_bayes.change_model import ChangeModel
-from dtors_bayes.design import Design
-from dtors_bayes.estimands import contrast_pairs
+from dtors_bayes.estimands.engine import contrast_pairs
 from dtors_bayes.exceptions import FitError, ModelError
-from dtors_bayes.fit import Fit
+from dtors_bayes.models.change_model import ChangeModel
+from dtors_bayes.models.design import Design
+from dtors_bayes.models.fit import Fit
 
 N_CHAIN, N_DRAW = 2, 50
 MODS = ["prescribing", "residential"]
@@ -179,7 +179,7 @@ def test_contrast_pairs():
 
 
 def test_offsets_shift_only_the_chosen_persons_and_wave():
-    from dtors_bayes.estimands import WeightSpec, draws_of_estimands, stack_draws
+    from dtors_bayes.estimands.engine import WeightSpec, draws_of_estimands, stack_draws
 
     fit, beta, z, sigma = hand_fit()
     params, *_ = stack_draws(fit.tree)

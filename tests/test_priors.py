@@ -7,11 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from dtors_bayes.change_model import ChangeModel, linear_predictor, trajectory_levels
 from dtors_bayes.exceptions import ModelError
-from dtors_bayes.families import FAMILIES
-from dtors_bayes.priors import HALFNORMAL_MEAN, ZEGER_C2, basis_centres, parse_level_loc
-from dtors_bayes.sbc import _scalar_quantities, frozen_priors, ranked_names
+from dtors_bayes.models.change_model import ChangeModel, linear_predictor, trajectory_levels
+from dtors_bayes.models.families import FAMILIES
+from dtors_bayes.models.priors import HALFNORMAL_MEAN, ZEGER_C2, basis_centres, parse_level_loc
+from dtors_bayes.studies.sbc import _scalar_quantities, frozen_priors, ranked_names
 from dtors_bayes.testing import FAMILY_OUTCOME, tiny_cohort
 
 
@@ -248,7 +248,7 @@ def test_frozen_priors_freeze_the_wave_centres(cohort):
 def test_sbc_design_freezes_every_wave_under_a_partial_user_table():
     import json
 
-    from dtors_bayes.sbc import _design_for
+    from dtors_bayes.studies.sbc import _design_for
 
     model, design = _design_for("bernoulli", 60, 1, json.dumps(
         {"time": "wave", "levels": [], "priors": {"level_loc": {"2": -2.0}}}))
@@ -294,8 +294,8 @@ def test_prior_predictive_fu2_level_sits_at_the_observed_fu2_proportion():
     import pymc as pm
     from scipy.special import expit
 
-    from dtors_bayes.simulate import simulate_cohort
-    from dtors_bayes.studies import cohort_kwargs
+    from dtors_bayes.simulation.generate import simulate_cohort
+    from dtors_bayes.studies.coverage import cohort_kwargs
 
     sim = simulate_cohort(1, **cohort_kwargs(300, outcomes=["acquisitive_crime"],
                                              attrition="mcar"))

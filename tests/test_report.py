@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dtors_bayes import plots, report
+from dtors_bayes.reporting import figures as plots
+from dtors_bayes.reporting import report as report
 from dtors_bayes.testing import TINY_SAMPLER, tiny_cohort
 
 # tiny fits do not converge, by design: their sampler warnings are expected here
@@ -58,7 +59,7 @@ def cohort():
 
 @pytest.fixture(scope="module")
 def fit(cohort):
-    from dtors_bayes.change_model import ChangeModel
+    from dtors_bayes.models.change_model import ChangeModel
 
     return ChangeModel("crime", "bernoulli", covariates=["age", "sex"], time="months").fit(
         cohort, random_seed=2, **TINY_SAMPLER)

@@ -10,8 +10,8 @@ import warnings
 import numpy as np
 import pytest
 
-from dtors_bayes.attrition import Selection, is_monotone, response_layout
-from dtors_bayes.sbc import (
+from dtors_bayes.models.selection import Selection, is_monotone, response_layout
+from dtors_bayes.studies.sbc import (
     _design_for,
     _free_names,
     _scalar_quantities,
@@ -47,7 +47,7 @@ def test_template_has_no_late_stage_item_missing_value_or_intermittent_pattern(s
 
 
 def test_template_fills_item_missing_values_and_drops_late_flags():
-    from dtors_bayes.change_model import ChangeModel
+    from dtors_bayes.models.change_model import ChangeModel
     from dtors_bayes.testing import tiny_cohort
 
     m = ChangeModel("crime", "bernoulli")

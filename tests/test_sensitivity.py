@@ -10,12 +10,18 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from dtors_bayes.change_model import ChangeModel
-from dtors_bayes.design import Design
-from dtors_bayes.estimands import WeightSpec, contrast_pairs, draws_of_estimands, stack_draws
+from dtors_bayes.attrition.sensitivity import (
+    Conclusion,
+    check_deltas,
+    impute,
+    sensitivity,
+    tipping_point,
+)
+from dtors_bayes.estimands.engine import WeightSpec, contrast_pairs, draws_of_estimands, stack_draws
 from dtors_bayes.exceptions import FitError
-from dtors_bayes.fit import Fit
-from dtors_bayes.sensitivity import Conclusion, check_deltas, impute, sensitivity, tipping_point
+from dtors_bayes.models.change_model import ChangeModel
+from dtors_bayes.models.design import Design
+from dtors_bayes.models.fit import Fit
 
 matplotlib.use("Agg")
 N_CHAIN, N_DRAW = 2, 40

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from dtors_bayes import constants
-from dtors_bayes.datasets import DATA_DIR, FILES, read_bundle, write_bundle
 from dtors_bayes.exceptions import SpecError
-from dtors_bayes.families import FAMILIES
-from dtors_bayes.simulate import OUTCOME_FAMILIES, SCHEDULE, simulate_cohort
-from dtors_bayes.truth import Truth
+from dtors_bayes.models.families import FAMILIES
+from dtors_bayes.simulation.bundle import DATA_DIR, FILES, read_bundle, write_bundle
+from dtors_bayes.simulation.generate import OUTCOME_FAMILIES, SCHEDULE, simulate_cohort
+from dtors_bayes.simulation.truth import Truth
 
 SEED = constants.DEFAULT_SEED
 
@@ -254,8 +254,7 @@ def test_bundled_data_are_current(sim, tmp_path):
 
 
 def test_cohort_property_and_load_example(sim):
-    pytest.importorskip("dtors_bayes.cohort")
-    from dtors_bayes.datasets import load_example, load_example_truth
+    from dtors_bayes.simulation.bundle import load_example, load_example_truth
 
     cohort = sim.cohort
     assert cohort is sim.cohort  # built once

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 
 import dtors_bayes as db
-from dtors_bayes import spec as spec_mod
-from dtors_bayes.spec import AnalysisSpec, formula_problem, load_spec, spec_files
+from dtors_bayes.workflow import spec as spec_mod
+from dtors_bayes.workflow.spec import AnalysisSpec, formula_problem, load_spec, spec_files
 
 MODELS = spec_files(Path(__file__).resolve().parents[1] / "models")
 SELECTION = "acquisitive_crime_selection"
-HAS_ATTRITION = spec_mod.optional_module("attrition") is not None
 
 
 def _write(tmp_path, text: str, name: str = "bad.toml"):
@@ -112,16 +111,6 @@ def test_plain_formulas_are_accepted(formula):
     assert formula_problem(formula) is None
 
 
-def test_attrition_table_without_module_is_a_spec_error(monkeypatch):
-    real = spec_mod.optional_module
-    monkeypatch.setattr(spec_mod, "optional_module",
-                        lambda name: None if name == "attrition" else real(name))
-    with pytest.raises(db.SpecError, match="not available in this version"):
-        load_spec({"model": {"outcome": "acquisitive_crime",
-                             "attrition": {"kind": "selection", "kappa_mean": -1.0,
-                                           "kappa_sd": 0.5}}})
-
-
 def test_attrition_string_other_than_mar():
     with pytest.raises(db.SpecError, match=r"\[model\] attrition"):
         load_spec({"model": {"outcome": "employed", "attrition": "mnar"}})
@@ -146,8 +135,6 @@ def test_level_loc_is_a_centre_in_toml(tmp_path):
 
 def test_to_dict_round_trip():
     for path in MODELS:
-        if path.stem == SELECTION and not HAS_ATTRITION:
-            continue
         s = load_spec(path)
         again = load_spec(s.to_dict())
         assert again.to_dict() == s.to_dict()
@@ -176,8 +163,6 @@ def test_bundled_specs_present_and_documented():
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
 def test_bundled_spec_loads(path):
-    if path.stem == SELECTION and not HAS_ATTRITION:
-        pytest.skip("dtors_bayes.attrition is not available: the selection spec needs it")
     s = load_spec(path)
     assert isinstance(s, AnalysisSpec)
     assert s.name == path.stem and s.question
@@ -199,8 +184,6 @@ def _unique_models():
     """One spec per distinct model (specs sharing a model share its fit)."""
     seen: dict[str, list] = {}
     for p in MODELS:
-        if p.stem == SELECTION and not HAS_ATTRITION:
-            continue
         s = load_spec(p)
         seen.setdefault(json.dumps(s.model_args, sort_keys=True), []).append(s)
     return list(seen.values())

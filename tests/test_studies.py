@@ -8,14 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dtors_bayes.sbc import (
-    frozen_priors,
-    pit_values,
-    rank_statistic,
-    summarize_ranks,
-    uniformity_test,
-)
-from dtors_bayes.studies import (
+from dtors_bayes.studies.coverage import (
     Method,
     Scenario,
     add_coverage_columns,
@@ -28,6 +21,13 @@ from dtors_bayes.studies import (
     replicate_seeds,
     select_estimands,
     summarize_coverage,
+)
+from dtors_bayes.studies.sbc import (
+    frozen_priors,
+    pit_values,
+    rank_statistic,
+    summarize_ranks,
+    uniformity_test,
 )
 
 OUTCOME = "acquisitive_crime"
@@ -201,7 +201,7 @@ def test_summarize_ranks_flags_a_miscalibrated_quantity():
 
 
 def test_frozen_priors_reproduce_the_default_prior():
-    from dtors_bayes.change_model import ChangeModel
+    from dtors_bayes.models.change_model import ChangeModel
     from dtors_bayes.testing import tiny_cohort
 
     c = tiny_cohort(40, seed=2)

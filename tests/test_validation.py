@@ -11,9 +11,9 @@ from conftest import OUTCOMES, long_frame, tiny_frames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dtors_bayes.cohort import Cohort
+from dtors_bayes.data.cohort import Cohort
+from dtors_bayes.data.validation import validate
 from dtors_bayes.exceptions import CohortError
-from dtors_bayes.validation import validate
 
 
 def build(f, **kwargs):

@@ -14,11 +14,16 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from dtors_bayes import mrp
-from dtors_bayes import weighting as W
-from dtors_bayes.estimands import ESTIMAND_COLUMNS
+from dtors_bayes.estimands.engine import ESTIMAND_COLUMNS
 from dtors_bayes.exceptions import CohortError
-from dtors_bayes.raking import margins_from_population, rake, raking_problem, weighted_median
+from dtors_bayes.weighting import mrp
+from dtors_bayes.weighting import weights as W
+from dtors_bayes.weighting.raking import (
+    margins_from_population,
+    rake,
+    raking_problem,
+    weighted_median,
+)
 
 matplotlib.use("Agg")
 
@@ -275,7 +280,7 @@ def test_logistic_matches_scipy_ml():
 
 # ------------------------------------------------------------------ complete case by hand
 def _hand_cohort():
-    from dtors_bayes.cohort import Cohort
+    from dtors_bayes.data.cohort import Cohort
 
     persons = pd.DataFrame({"person_id": [1, 2, 3, 4, 5],
                             "sex": ["male", "female", "male", "female", "male"],
@@ -328,7 +333,7 @@ def test_complete_case_equals_hand_computation():
 # ------------------------------------------------------------------ simulated cohort
 @pytest.fixture(scope="module")
 def sim():
-    from dtors_bayes.simulate import simulate_cohort
+    from dtors_bayes.simulation.generate import simulate_cohort
 
     return simulate_cohort(seed=3, n_persons=300, n_sites=30, n_areas=10,
                            n_population_areas=20, population_size=5000,
@@ -431,7 +436,7 @@ def test_complete_case_linearisation_uses_first_stage_clusters(sim):
 
 @pytest.fixture(scope="module")
 def fit(sim):
-    from dtors_bayes.change_model import ChangeModel
+    from dtors_bayes.models.change_model import ChangeModel
     from dtors_bayes.testing import TINY_SAMPLER
 
     m = ChangeModel(outcome="acquisitive_crime", family="bernoulli",
@@ -455,14 +460,14 @@ def test_constant_weight_draws_equal_fixed_weights(fit, sim, tmp_path):
     W.attach_weights(fit, draws)
     assert isinstance(fit.tree["weights"], xr.DataTree)
     np.testing.assert_allclose(fit.tree["weights"].to_dataset()["weight"].values, draws)
-    from dtors_bayes.fit import load_fit
+    from dtors_bayes.models.fit import load_fit
 
     loaded = load_fit(fit.save(tmp_path / "fit.nc"))
     np.testing.assert_allclose(loaded.tree["weights"].to_dataset()["weight"].values, draws)
 
 
 def _with_zero_sigmas(fit):
-    from dtors_bayes.fit import Fit
+    from dtors_bayes.models.fit import Fit
 
     post = fit.tree["posterior"].to_dataset()
     for v in post.data_vars:
@@ -503,7 +508,7 @@ def test_mrp_integrates_effects_and_runs_on_population(fit):
 
 @pytest.fixture(scope="module", params=["age_group", "age"])
 def age_fit(request, sim):
-    from dtors_bayes.change_model import ChangeModel
+    from dtors_bayes.models.change_model import ChangeModel
     from dtors_bayes.testing import TINY_SAMPLER
 
     m = ChangeModel(outcome="acquisitive_crime", family="bernoulli",
@@ -583,8 +588,8 @@ def test_imputation_variance_matches_bernoulli_formula(fit):
     """Simulated Var(y | theta) against mu (1 - mu): unbiased, so agreement within 10%
     (20 draws per cell over ~400 missing cells and 20 posterior draws: relative MC error
     about 2%)."""
-    from dtors_bayes.change_model import linear_predictor
-    from dtors_bayes.estimands import stack_draws
+    from dtors_bayes.estimands.engine import stack_draws
+    from dtors_bayes.models.change_model import linear_predictor
 
     params, _, _ = stack_draws(fit.tree)
     p = {k: v[:20] for k, v in params.items()}

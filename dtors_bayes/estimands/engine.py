@@ -1,0 +1,313 @@
+"""Population estimands by g-computation over posterior draws x persons.
+
+The estimand contract (ARCHITECTURE.md):
+
+1. Every estimand is a function of ``mu_it``, the response-scale expectation of person i at
+   wave t (at the wave's nominal months), computed from each posterior draw with that
+   person's *own* posterior person, site and area effects; transformed draw by draw, then
+   averaged (never the inverse link of an average).
+2. Averages over persons are weighted explicitly: ``population="sample"`` (equal weights),
+   ``"weighted"`` (user-given fixed weights) or ``"target"`` (weights whose draws come with
+   the fit, ``weighting="propagated"``). Under propagation draw s uses weight draw s.
+3. Adjusted modality estimands set every person's modality to A (then B) and average: the
+   contrast ``A - B`` of change from intake is labelled with its assumption (no unmeasured
+   confounding given covariates, site and area).
+
+Memory is bounded: draws are processed in chunks sized so one (draws x persons) array stays
+under ``chunk_bytes``; per chunk only per-draw sums are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dtors_bayes.constants import CI_PROB
+
+ESTIMAND_COLUMNS = [
+    "outcome",
+    "estimand",
+    "wave",
+    "modality",
+    "contrast",
+    "population",
+    "weighting",
+    "estimator",
+    "attrition",
+    "mean",
+    "sd",
+    "ci_lb",
+    "ci_ub",
+    "ci_prob",
+    "p_direction",
+    "mcse_mean",
+    "ess_bulk",
+    "r_hat",
+    "n_persons",
+    "assumption",
+]
+
+ADJUSTED_ASSUMPTION = (
+    "no unmeasured confounding of modality given covariates, site and area; "
+    "g-computation standardised to the population weights"
+)
+DESCRIPTIVE = "descriptive: each modality's own persons, not a causal contrast"
+
+
+def stack_draws(tree, names: Iterable[str] | None = None) -> tuple[dict[str, np.ndarray], int, int]:
+    """Posterior variables as arrays with one leading sample axis (chain-major)."""
+    post = tree["posterior"].to_dataset()
+    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+    out = {}
+    for name in names or post.data_vars:
+        v = np.asarray(post[name].values)
+        out[name] = v.reshape((n_chain * n_draw, *v.shape[2:]))
+    return out, n_chain, n_draw
+
+
+@dataclass
+class WeightSpec:
+    """Weights for averaging persons: (n_person,) fixed or (n_sample, n_person) draws."""
+
+    values: np.ndarray | None
+    weighting: str
+    population: str
+
+    def chunk(self, s0: int, s1: int) -> np.ndarray | None:
+        """Weights for draws s0..s1 (broadcastable to (S, N)); None means equal weights."""
+        if self.values is None:
+            return None
+        if self.values.ndim == 1:
+            return self.values[None, :]
+        return self.values[s0:s1]
+
+
+def _wmean(mu: np.ndarray, w: np.ndarray | None, mask: np.ndarray | None = None) -> np.ndarray:
+    if w is None:
+        if mask is None:
+            return mu.mean(axis=1)
+        return mu[:, mask].mean(axis=1)
+    if mask is not None:
+        mu, w = mu[:, mask], w[:, mask]
+    return (mu * w).sum(axis=1) / w.sum(axis=1)
+
+
+def draws_of_estimands(
+    model,
+    design,
+    params: dict[str, np.ndarray],
+    weights: WeightSpec,
+    *,
+    contrast_pairs: list[tuple[str, str]],
+    chunk_bytes: int = 128 * 2**20,
+    offsets: dict[int, np.ndarray] | None = None,
+) -> dict[tuple, np.ndarray]:
+    """Per-draw values of every estimand.
+
+    Parameters
+    ----------
+    offsets : dict, optional
+        Pattern-mixture hook: modelled-wave position -> per-person shift (n_person,) added to
+        the main linear predictor ``eta`` at that wave (zero for persons whose outcome was
+        observed; see :mod:`dtors_bayes.attrition.sensitivity`). Applied in the counterfactual
+        (adjusted) predictions too.
+
+    Returns
+    -------
+    dict
+        Key ``(estimand, wave, modality, contrast)`` -> array of shape (n_sample,).
+    """
+    from dtors_bayes.models.change_model import person_effect, time_effect
+
+    fam = model.family_obj
+    basis = model.basis(design)
+    n = design.n_person
+    n_sample = next(iter(params.values())).shape[0]
+    waves = design.waves
+    labels = design.modality_labels
+    compare_modalities = len(labels) > 1
+    n_t = len(waves)
+    per_chunk = max(1, int(chunk_bytes // (8 * max(n, 1))))
+    persons = np.arange(n)
+    cells = {j: design.cells(basis, persons, np.full(n, j)) for j in range(n_t)}
+    aux_names = list(fam.aux)
+
+    level = np.zeros((n_sample, n_t))
+    own = np.zeros((n_sample, len(labels), n_t))
+    adj = np.zeros((n_sample, len(labels), n_t))
+    mods = [design.modality == m for m in range(len(labels))]
+    for s0 in range(0, n_sample, per_chunk):
+        s1 = min(n_sample, s0 + per_chunk)
+        p = {k: v[s0:s1] for k, v in params.items()}
+        aux = {k: p[k][:, None] for k in aux_names}
+        w = weights.chunk(s0, s1)
+
+        parts = list(zip(fam.parts, ("", "pos_"), strict=False))
+        # the person part does not depend on wave or modality: compute it once per chunk
+        person = {part: person_effect(p, cells[0], prefix=prefix) for part, prefix in parts}
+
+        def mu_of(d, j, p=p, aux=aux, person=person, parts=parts):
+            etas = {part: time_effect(p, d, prefix=prefix, by_time=model.modality_by_time)
+                    + person[part] for part, prefix in parts}
+            if offsets is not None and j in offsets:
+                etas["eta"] = etas["eta"] + offsets[j][None, :]
+            return fam.mean(etas, aux, trials=design.trials)
+
+        for j in range(n_t):
+            mu = mu_of(cells[j], j)
+            level[s0:s1, j] = _wmean(mu, w)
+            if compare_modalities:
+                for m, mask in enumerate(mods):
+                    if mask.any():
+                        own[s0:s1, m, j] = _wmean(mu, w, mask)
+                    cf = dict(cells[j], modality=np.full(n, m))
+                    adj[s0:s1, m, j] = _wmean(mu_of(cf, j), w)
+
+    return assemble_estimands(model, design, level, own, adj, weights, contrast_pairs)
+
+
+def assemble_estimands(model, design, level: np.ndarray, own: np.ndarray, adj: np.ndarray,
+                       wspec: WeightSpec, pairs: list[tuple[str, str]]) -> dict[tuple, np.ndarray]:
+    """Estimand draws from per-draw levels: the definitions of every estimand, in one place.
+
+    Parameters
+    ----------
+    level : array (S, T)
+        Weighted mean of mu over all persons at each modelled wave.
+    own : array (S, M, T)
+        The same over each modality's own persons.
+    adj : array (S, M, T)
+        The same with everyone given modality m.
+    wspec : WeightSpec
+        The weights used (for the observed intake mean under ``baseline="covariate"``).
+    pairs : list of (A, B)
+        Modality contrasts ``A - B``.
+    """
+    labels = design.modality_labels
+    compare = len(labels) > 1
+    mods = [design.modality == m for m in range(len(labels))]
+    n_sample = level.shape[0]
+    waves = list(design.waves)
+    if model.baseline == "covariate":
+        b = design.baseline_values
+        wb = wspec.values
+        if wb is None:
+            wb = np.ones(len(b))
+        wb2 = np.broadcast_to(wb if wb.ndim == 2 else wb[None], (n_sample, len(b)))
+        base = (wb2 * b).sum(1) / wb2.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            base_m = [(wb2[:, mk] * b[mk]).sum(1) / wb2[:, mk].sum(1) if mk.any()
+                      else np.full(n_sample, np.nan) for mk in mods]
+        level = np.column_stack([base, level])
+        own = np.concatenate([np.stack(base_m, axis=1)[:, :, None], own], axis=2)
+        adj = np.concatenate([np.repeat(base[:, None, None], len(labels), 1), adj], axis=2)
+        waves = [min(design.schedule), *waves]
+    out: dict[tuple, np.ndarray] = {}
+    index = {lab: m for m, lab in enumerate(labels)}
+    for j, wl in enumerate(waves):
+        wlab = int(wl)
+        out[("level", wlab, "", "")] = level[:, j]
+        if j > 0:
+            out[("change", wlab, "", "")] = level[:, j] - level[:, 0]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[("ratio", wlab, "", "")] = level[:, j] / level[:, 0]
+        if not compare:
+            continue
+        for m, lab in enumerate(labels):
+            if not mods[m].any():
+                continue
+            out[("modality_level", wlab, lab, "")] = own[:, m, j]
+            out[("adjusted_level", wlab, lab, "")] = adj[:, m, j]
+            if j > 0:
+                out[("modality_change", wlab, lab, "")] = own[:, m, j] - own[:, m, 0]
+                out[("adjusted_change", wlab, lab, "")] = adj[:, m, j] - adj[:, m, 0]
+        if j > 0:
+            for a, bb in pairs:
+                ca = adj[:, index[a], j] - adj[:, index[a], 0]
+                cb = adj[:, index[bb], j] - adj[:, index[bb], 0]
+                out[("modality_contrast", wlab, "", f"{a} - {bb}")] = ca - cb
+    return out
+
+
+
+def summarize_draws(
+    draws: dict[tuple, np.ndarray], n_chain: int, n_draw: int, *, ci_prob: float = CI_PROB
+) -> pd.DataFrame:
+    """Mean, sd, equal-tailed interval, probability of direction, MCSE, ESS and R-hat."""
+    import arviz as az
+    import xarray as xr
+
+    keys = list(draws)
+    arr = np.stack([draws[k] for k in keys]).reshape(len(keys), n_chain, n_draw)
+    da = xr.DataArray(arr, dims=("row", "chain", "draw"))
+    ds = xr.Dataset({"v": da})
+    # constant rows (e.g. the observed intake mean under baseline="covariate") have no
+    # sampling variability: ESS and R-hat are undefined there and left as NaN
+    finite = np.isfinite(arr).all(axis=(1, 2)) & (np.ptp(arr.reshape(len(keys), -1), axis=1) > 0)
+    ess = np.full(len(keys), np.nan)
+    rhat = np.full(len(keys), np.nan)
+    mcse = np.full(len(keys), np.nan)
+    if n_draw >= 4 and finite.any():
+        sub = ds.isel(row=np.flatnonzero(finite))
+        ess[finite] = np.asarray(az.ess(sub, method="bulk")["v"])
+        mcse[finite] = np.asarray(az.mcse(sub, method="mean")["v"])
+        if n_chain > 1:
+            rhat[finite] = np.asarray(az.rhat(sub)["v"])
+    flat = arr.reshape(len(keys), -1)
+    lo, hi = (1 - ci_prob) / 2, 1 - (1 - ci_prob) / 2
+    q = np.nanquantile(flat, [lo, hi], axis=1)
+    pd_ = np.maximum((flat > 0).mean(axis=1), (flat < 0).mean(axis=1))
+    rows = []
+    for i, (est, wave, mod, con) in enumerate(keys):
+        rows.append(
+            {
+                "estimand": est,
+                "wave": wave,
+                "modality": mod,
+                "contrast": con,
+                "mean": float(np.nanmean(flat[i])),
+                "sd": float(np.nanstd(flat[i], ddof=1)),
+                "ci_lb": float(q[0, i]),
+                "ci_ub": float(q[1, i]),
+                "ci_prob": ci_prob,
+                "p_direction": float(pd_[i]),
+                "mcse_mean": float(mcse[i]),
+                "ess_bulk": float(ess[i]),
+                "r_hat": float(rhat[i]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def contrast_pairs(
+    labels: list[str], contrasts: str | list[tuple[str, str]], reference: str | None
+) -> list[tuple[str, str]]:
+    """Pairs ``(A, B)`` for ``A - B`` contrasts: each vs the reference, or every pair."""
+    from dtors_bayes.exceptions import ModelError
+
+    if len(labels) < 2:
+        return []
+    if not isinstance(contrasts, str):
+        bad = [p for p in contrasts if p[0] not in labels or p[1] not in labels]
+        if bad:
+            raise ModelError(
+                f"contrasts {bad} name modalities not in the fit; modalities: {labels}"
+            )
+        return [tuple(p) for p in contrasts]
+    if contrasts == "pairs":
+        return [(a, b) for i, a in enumerate(labels) for b in labels[i + 1 :]]
+    if contrasts == "reference":
+        ref = (
+            reference
+            if reference is not None
+            else ("prescribing" if "prescribing" in labels else labels[0])
+        )
+        if ref not in labels:
+            raise ModelError(
+                f"reference={ref!r} is not a modality of the fit; modalities: {labels}"
+            )
+        return [(a, ref) for a in labels if a != ref]
+    raise ModelError(f"contrasts={contrasts!r}; allowed: 'reference', 'pairs' or a list of pairs")

@@ -1,0 +1,351 @@
+r"""Multilevel regression and poststratification (MRP) of a fitted change model.
+
+For population cell ``c`` (a combination of the population variables with count ``N_c``),
+wave ``t`` and posterior draw ``s``, the cell mean integrates the random effects over their
+fitted distributions (never setting them to zero):
+
+.. math::
+
+    \bar\mu_{ct}^{(s)} = \int g^{-1}\big(f_{z_c}(t) + x_c'\beta + \epsilon\big)\,
+        \phi(\epsilon; 0, \tau_{ct}^{(s)2})\, d\epsilon, \qquad
+    \tau_{ct}^2 = \sigma_{person}^2 + \sigma_{site}^2 + \sigma_{area}^2
+        + (\sigma_{site,change}^2 + \sigma_{area,change}^2)\, h_t^2 ,
+
+because a population person in cell ``c`` has a new person effect, in a site and area drawn
+from their fitted distributions (independent normals, so their sum is one normal). The
+integral is computed by Gauss-Hermite quadrature (``n_nodes`` nodes, exact for this
+one-dimensional normal; hurdle families with two independent predictors use the tensor
+grid). The fixed part uses :func:`dtors_bayes.models.change_model.linear_predictor` with a cells
+dict, so the math is shared with the model. Population estimands are
+``sum_c N_c mu_ct / sum_c N_c``: level at each wave, change from intake and ratio, each
+modality's own cells (``modality_level`` / ``modality_change``), every cell given modality A
+(``adjusted_*``) and contrasts of adjusted change.
+
+Covariates of a cell: the variables the covariate formula names (parsed by ``formulae``,
+never by substring, so ``age_group`` does not also pull in ``age``). A population cell
+variable (``age_group``, ``sex``, ``primary_drug``, ``referral_route``, ``modality``) takes the
+cell's category. ``age`` (numeric in the model, an age group in the population table) takes
+the *sample mean age* of the modelled persons in the cell's age group,
+
+.. math::
+
+    \text{age}_c = \frac{1}{|\{i: g_i = g_c\}|} \sum_{i: g_i = g_c} \text{age}_i,
+
+(within-group ages are unknown; the mean is the first-order choice, exact for a model
+linear in age up to the Jensen term of the inverse link; a group with no sample person falls
+back to its midpoint, 50 for 45+). The cells' design matrix is built by the same formula on
+persons and cells stacked, then centred and scaled with the persons' means and standard
+deviations, reproducing the fit's ``X`` exactly (checked). Covariates the population table
+lacks are an error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from dtors_bayes.constants import AGE_LABELS, CI_PROB
+from dtors_bayes.estimands.engine import (
+    ADJUSTED_ASSUMPTION,
+    ESTIMAND_COLUMNS,
+    contrast_pairs,
+    stack_draws,
+    summarize_draws,
+)
+from dtors_bayes.exceptions import CohortError, FitError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dtors_bayes.models.fit import Fit
+
+__all__ = ["cell_design", "mrp_draws", "mrp_estimates"]
+
+AGE_MIDPOINTS = {"18-24": 21.5, "25-34": 30.0, "35-44": 40.0, "45+": 50.0}
+MRP_ASSUMPTION = ("poststratified to the population cells; person, site and area effects "
+                  "integrated over their fitted normal distributions; a cell's age is the "
+                  "sample mean age of its age group")
+
+
+def _formula_variables(rhs: str, columns) -> list[str]:
+    """Person columns a formula right-hand side names, in the persons' column order."""
+    try:
+        from formulae import model_description
+
+        names = set(model_description(rhs).var_names)
+    except Exception:  # noqa: BLE001 - fall back to identifiers; formula_columns reports errors
+        import re
+
+        names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", rhs))
+    return [c for c in columns if c in names]
+
+
+def _rhs(covariates) -> str | None:
+    if covariates is None or (not isinstance(covariates, str) and len(covariates) == 0):
+        return None
+    if isinstance(covariates, str):
+        return covariates.split("~", 1)[-1].strip()
+    return " + ".join(covariates)
+
+
+def cell_design(fit: Fit, cells: pd.DataFrame, persons: pd.DataFrame) -> np.ndarray:
+    """Covariate matrix of population cells in the fit's encoding.
+
+    Each variable of the covariate formula takes the cell's value: its category for a
+    population cell variable (``age_group``, ``sex``, ...), the sample mean age of the cell's
+    age group for ``age`` (module notes). Persons and cells are encoded together by the
+    fit's formula and standardised with the persons' means and sds, so the persons' rows
+    reproduce the fit's ``X`` (checked) and the cells' rows are in the same encoding.
+
+    Parameters
+    ----------
+    fit : Fit
+    cells : DataFrame
+        Population cells (their category columns).
+    persons : DataFrame
+        The modelled persons, in ``fit.design.person_ids`` order.
+
+    Returns
+    -------
+    ndarray (n_cells, n_covariate)
+
+    Raises
+    ------
+    CohortError
+        A covariate the population table lacks, or a cell category absent from the
+        modelled persons (the model has no coefficient for it).
+    FitError
+        If the persons' rows do not reproduce the fit's ``X``.
+    """
+    design = fit.design
+    rhs = _rhs(fit.model.covariates)
+    if rhs is None:
+        return np.zeros((len(cells), 0))
+    from dtors_bayes.models.design import formula_columns, standardise
+
+    used = _formula_variables(rhs, persons.columns)
+    cell_frame = pd.DataFrame(index=range(len(cells)))
+    problems = []
+    for col in used:
+        if col in cells.columns:
+            vals = cells[col].astype(str).to_numpy()
+            seen = set(persons[col].astype(str))
+            for cat in sorted(set(vals) - seen):
+                problems.append(f"population cells: '{col}' = '{cat}' has no modelled person, "
+                                "so the model has no coefficient for it; drop or merge the "
+                                "category")
+            cell_frame[col] = vals
+        elif col == "age" and "age_group" in cells.columns:
+            groups = persons.assign(_g=persons["age_group"].astype(str)).groupby("_g")["age"]
+            means = groups.mean().to_dict()
+            cell_frame[col] = [means.get(str(g), AGE_MIDPOINTS.get(str(g), np.nan))
+                               for g in cells["age_group"]]
+            if cell_frame[col].isna().any():
+                bad = sorted(set(cells["age_group"][cell_frame[col].isna()].astype(str)))
+                problems.append(f"population cells: age_group {bad} unknown; allowed: "
+                                f"{', '.join(AGE_LABELS)}")
+        else:
+            problems.append(f"covariate '{col}' is not a population cell variable: MRP can "
+                            "only use covariates the population table has (and age, through "
+                            "age_group)")
+    if problems:
+        raise CohortError(problems)
+    pers = persons[used].reset_index(drop=True).copy()
+    for col in used:
+        if not pd.api.types.is_numeric_dtype(pers[col]):
+            pers[col] = pers[col].astype(str)
+        else:
+            cell_frame[col] = cell_frame[col].astype(float)
+    stacked = pd.concat([pers, cell_frame[used]], ignore_index=True)
+    X, names = formula_columns(rhs, stacked)
+    base_names = [n for n in design.covariate_names if not n.startswith("baseline_")]
+    if names != base_names:
+        raise FitError(f"cell covariate columns {names} differ from the fit's {base_names}")
+    n = len(pers)
+    X = standardise(X, n)  # the fit's encoding: persons' mean and sd
+    if not np.allclose(X[:n], design.X[:, : X.shape[1]], atol=1e-8):
+        raise FitError("the persons' covariates do not reproduce the fit's X: was the fit made "
+                       "from this cohort?")
+    return X[n:]
+
+
+def _gh(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights for E[f(Z)], Z ~ N(0, 1)."""
+    x, w = np.polynomial.hermite.hermgauss(n_nodes)
+    return np.sqrt(2.0) * x, w / np.sqrt(np.pi)
+
+
+def mrp_draws(fit: Fit, cells: pd.DataFrame, X_cells: np.ndarray, *, n_nodes: int = 30,
+              modalities: bool = True, contrast_list: list[tuple[str, str]] | None = None,
+              chunk_bytes: int = 64 * 2**20) -> dict[tuple, np.ndarray]:
+    """Per-draw poststratified estimands (same keys as :func:`draws_of_estimands`)."""
+    from dtors_bayes.models.change_model import linear_predictor
+
+    model, design = fit.model, fit.design
+    fam = model.family_obj
+    basis = model.basis(design)
+    params, _, _ = stack_draws(fit.tree)
+    n_sample = next(iter(params.values())).shape[0]
+    counts = cells["count"].to_numpy(float)
+    C = len(cells)
+    labels = design.modality_labels
+    if "modality" in cells.columns and len(labels) > 1:
+        lookup = {m: k for k, m in enumerate(labels)}
+        bad = sorted(set(cells["modality"].astype(str)) - set(lookup))
+        if bad:
+            raise CohortError(f"population cells: modality {bad} not in the fit "
+                              f"({', '.join(labels)})")
+        mod = np.array([lookup[str(m)] for m in cells["modality"]])
+    elif len(labels) > 1:
+        raise CohortError("MRP of a model with modalities needs a 'modality' column in the "
+                          "population cells")
+    else:
+        mod = np.zeros(C, dtype=int)
+    compare = modalities and len(labels) > 1
+    parts = list(zip(fam.parts, ("", "pos_"), strict=False))
+    x, wq = _gh(n_nodes)
+    if len(parts) == 2:
+        xs = [np.repeat(x, n_nodes), np.tile(x, n_nodes)]
+        wg = np.repeat(wq, n_nodes) * np.tile(wq, n_nodes)
+    else:
+        xs, wg = [x], wq
+    K = wg.size
+    waves = design.waves
+    n_t = len(waves)
+    fixed = {k: v for k, v in params.items() if not k.split("pos_")[-1].startswith("z_")}
+    per_chunk = max(1, int(chunk_bytes // (8 * C * K * 2)))
+
+    def cell_dict(j, m):
+        wave = np.full(C, j)
+        months = np.full(C, float(design.schedule[waves[j]]))
+        return {"person": np.arange(C), "basis": basis.matrix(wave, months),
+                "change": basis.change_indicator(wave, months), "modality": m, "X": X_cells}
+
+    def mean_mu(p, d):
+        etas, S = {}, None
+        for (part, prefix), node in zip(parts, xs, strict=True):
+            eta = linear_predictor(p, d, prefix=prefix, by_time=model.modality_by_time)
+            S = eta.shape[0]
+            var = np.zeros(S)
+            for name in ("sigma_person", "sigma_site", "sigma_area"):
+                if prefix + name in p and prefix + "z_" + name[6:] in params:
+                    var = var + p[prefix + name] ** 2
+            var = var[:, None] + np.zeros((1, C))
+            for name in ("sigma_site_change", "sigma_area_change"):
+                if prefix + name in p:
+                    var = var + p[prefix + name][:, None] ** 2 * d["change"][None, :] ** 2
+            etas[part] = eta[:, :, None] + np.sqrt(var)[:, :, None] * node[None, None, :]
+        aux = {k: p[k][:, None, None] for k in fam.aux}
+        mu = fam.mean(etas, aux, trials=design.trials)
+        return (mu * wg).sum(axis=-1)  # (S, C)
+
+    def post(mu, sel=None):
+        if sel is None:
+            return mu @ counts / counts.sum()
+        return mu[:, sel] @ counts[sel] / counts[sel].sum()
+
+    level = np.zeros((n_sample, n_t))
+    own = np.zeros((n_sample, len(labels), n_t))
+    adj = np.zeros((n_sample, len(labels), n_t))
+    present = [bool((mod == m).any()) for m in range(len(labels))]
+    for s0 in range(0, n_sample, per_chunk):
+        s1 = min(n_sample, s0 + per_chunk)
+        p = {k: v[s0:s1] for k, v in fixed.items()}
+        for j in range(n_t):
+            mu = mean_mu(p, cell_dict(j, mod))
+            level[s0:s1, j] = post(mu)
+            if compare:
+                for m in range(len(labels)):
+                    if present[m]:
+                        own[s0:s1, m, j] = post(mu, mod == m)
+                    adj[s0:s1, m, j] = post(mean_mu(p, cell_dict(j, np.full(C, m))))
+    out: dict[tuple, np.ndarray] = {}
+    for j, wl in enumerate(waves):
+        w = int(wl)
+        out[("level", w, "", "")] = level[:, j]
+        if j > 0:
+            out[("change", w, "", "")] = level[:, j] - level[:, 0]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[("ratio", w, "", "")] = level[:, j] / level[:, 0]
+        if not compare:
+            continue
+        for m, lab in enumerate(labels):
+            if present[m]:
+                out[("modality_level", w, lab, "")] = own[:, m, j]
+                if j > 0:
+                    out[("modality_change", w, lab, "")] = own[:, m, j] - own[:, m, 0]
+            out[("adjusted_level", w, lab, "")] = adj[:, m, j]
+            if j > 0:
+                out[("adjusted_change", w, lab, "")] = adj[:, m, j] - adj[:, m, 0]
+        if j > 0:
+            index = {lab: m for m, lab in enumerate(labels)}
+            for a, b in contrast_list or []:
+                ca = adj[:, index[a], j] - adj[:, index[a], 0]
+                cb = adj[:, index[b], j] - adj[:, index[b], 0]
+                out[("modality_contrast", w, "", f"{a} - {b}")] = ca - cb
+    return out
+
+
+def mrp_estimates(fit: Fit, population: pd.DataFrame | None = None, *, cohort=None,
+                  n_nodes: int = 30, modalities: bool = True,
+                  contrasts: str | list[tuple[str, str]] = "reference",
+                  reference: str | None = None, ci_prob: float = CI_PROB) -> pd.DataFrame:
+    """Population estimands by poststratifying the fit's predictions to population cells.
+
+    Parameters
+    ----------
+    fit : Fit
+    population : DataFrame, optional
+        Cells with ``count`` (default the cohort's population table).
+    cohort : Cohort, optional
+        Default ``fit.cohort`` (needed for the persons' covariates).
+    n_nodes : int
+        Gauss-Hermite nodes per predictor. Default 30.
+    modalities : bool
+        Also the modality estimands (descriptive, adjusted, contrasts).
+    contrasts, reference
+        As in :meth:`Fit.estimate`.
+    ci_prob : float
+        Interval probability. Default 0.90.
+
+    Returns
+    -------
+    DataFrame
+        :data:`~dtors_bayes.estimands.engine.ESTIMAND_COLUMNS`, ``weighting="mrp"``,
+        ``population="target"``, ``estimator="model"``.
+    """
+    cohort = cohort if cohort is not None else fit.cohort
+    if cohort is None:
+        raise FitError("MRP needs the cohort (persons' covariates): pass cohort=")
+    if fit.model.baseline == "covariate":
+        raise FitError("MRP is not available with baseline='covariate': the population cells "
+                       "carry no intake outcome to condition on; use baseline='outcome'")
+    cells = cohort.population if population is None else population
+    if cells is None or "count" not in cells.columns:
+        raise CohortError("MRP needs population cells with a 'count' column")
+    cells = cells[cells["count"] > 0].reset_index(drop=True)
+    idx = pd.Index(cohort.persons["person_id"]).get_indexer(pd.Index(fit.design.person_ids))
+    if (idx < 0).any():
+        raise FitError("the fit's persons are not all in this cohort")
+    persons = cohort.persons.iloc[idx].reset_index(drop=True)
+    X_cells = cell_design(fit, cells, persons)
+    pairs = contrast_pairs(fit.design.modality_labels, contrasts, reference) if modalities \
+        else []
+    draws = mrp_draws(fit, cells, X_cells, n_nodes=n_nodes, modalities=modalities,
+                      contrast_list=pairs)
+    post = fit.tree["posterior"]
+    table = summarize_draws(draws, int(post.sizes["chain"]), int(post.sizes["draw"]),
+                            ci_prob=ci_prob)
+    table["outcome"] = fit.outcome
+    table["population"] = "target"
+    table["weighting"] = "mrp"
+    table["estimator"] = "model"
+    table["attrition"] = fit.model.attrition_label
+    table["n_persons"] = fit.design.n_person
+    table["assumption"] = MRP_ASSUMPTION
+    adjusted = table["estimand"].isin(["adjusted_level", "adjusted_change", "modality_contrast"])
+    table.loc[adjusted, "assumption"] = MRP_ASSUMPTION + "; " + ADJUSTED_ASSUMPTION
+    table = table[ESTIMAND_COLUMNS]
+    table.attrs.update({"ci_prob": ci_prob, "ci_kind": "equal-tailed", "outcome": fit.outcome,
+                        "n_cells": len(cells)})
+    return table

@@ -1,0 +1,538 @@
+"""Declarative analysis specs: one TOML file per named analysis (``models/*.toml``).
+
+A spec is *data, never code*: it is read with :mod:`tomllib`, every key is checked against
+a fixed schema, and a covariate formula may only use column names, ``+ - * : ( ) ~``, numbers
+and a few named transformations (no attribute access, no strings), so opening a spec
+received from elsewhere runs nothing.
+
+Sections and keys (all but ``[model] outcome`` optional)::
+
+    [analysis]   name, question
+    [model]      outcome, family, covariates (list or formula string), time,
+                 modality_by_time, baseline, levels, random_change, knots, priors (table),
+                 trials, attrition ("mar" or a table such as
+                 {kind = "selection", kappa_mean = -1.0, kappa_sd = 0.5})
+    [sampler]    draws, tune, chains, random_seed, target_accept, sampler
+    [estimate]   weighting ("none" | "fixed" | "propagated" | "mrp"),
+                 contrasts ("reference" | "pairs"), reference, ci_prob
+    [sensitivity] deltas (list of numbers; pattern-mixture offsets, used when
+                 :mod:`dtors_bayes.attrition.sensitivity` is available)
+
+Every problem is collected and raised once as :class:`~dtors_bayes.exceptions.SpecError`,
+each line naming the file, the section and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dtors_bayes.constants import CI_PROB
+from dtors_bayes.exceptions import DtorsError, SpecError
+from dtors_bayes.models.families import FAMILIES
+from dtors_bayes.models.selection import from_dict as attrition_from_dict
+from dtors_bayes.models.time_basis import TIME_KINDS
+
+#: Weighting modes a spec may name (``"none"`` is served by the core; the others by
+#: :mod:`dtors_bayes.weighting.weights` when it is available).
+WEIGHTINGS = ("none", "fixed", "propagated", "mrp")
+CONTRASTS = ("reference", "pairs")
+SAMPLERS = ("nutpie", "pymc", "numpyro")
+LEVELS = ("site", "area")
+#: Functions a covariate formula may call (formulae's stateful transforms and categorical).
+FORMULA_FUNCTIONS = ("C", "center", "scale", "standardize")
+
+SAMPLER_DEFAULTS: dict[str, Any] = {"draws": 1000, "tune": 1000, "chains": 4,
+                                    "random_seed": None, "target_accept": None,
+                                    "sampler": "nutpie"}
+ESTIMATE_DEFAULTS: dict[str, Any] = {"weighting": "none", "contrasts": "reference",
+                                     "reference": None, "ci_prob": CI_PROB}
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from dtors_bayes.data.cohort import Cohort
+    from dtors_bayes.models.change_model import ChangeModel
+    from dtors_bayes.models.fit import Fit
+
+Check = Callable[[Any], str | None]
+
+
+# ---------------------------------------------------------------------- value checks
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _type(v: Any) -> str:
+    return {str: "string", bool: "boolean", int: "integer", float: "number", list: "array",
+            dict: "table"}.get(type(v), type(v).__name__)
+
+
+def _string(v: Any) -> str | None:
+    return None if isinstance(v, str) else f"expected a string, got {_type(v)} {v!r}"
+
+
+def _boolean(v: Any) -> str | None:
+    return None if isinstance(v, bool) else f"expected true or false, got {_type(v)} {v!r}"
+
+
+def _one_of(*allowed: str) -> Check:
+    def check(v: Any) -> str | None:
+        if not isinstance(v, str):
+            return f"expected a string, got {_type(v)} {v!r}; allowed: {', '.join(allowed)}"
+        if v not in allowed:
+            return f"{v!r} is not allowed; allowed: {', '.join(allowed)}"
+        return None
+
+    return check
+
+
+def _positive_int(v: Any) -> str | None:
+    if not _is_int(v):
+        return f"expected an integer, got {_type(v)} {v!r}"
+    return None if v > 0 else f"must be > 0, got {v}"
+
+
+def _seed(v: Any) -> str | None:
+    if not _is_int(v):
+        return f"expected an integer, got {_type(v)} {v!r}"
+    return None if v >= 0 else f"must be >= 0, got {v}"
+
+
+def _probability(v: Any) -> str | None:
+    if not _is_num(v):
+        return f"expected a number, got {_type(v)} {v!r}"
+    if not 0 < v < 1:
+        hint = f" (did you mean {v / 100:g}?)" if 1 < v < 100 else ""
+        return f"must be between 0 and 1 (exclusive), got {v}{hint}"
+    return None
+
+
+def _list_of(item: Check, *, what: str, unique: bool = False) -> Check:
+    def check(v: Any) -> str | None:
+        if not isinstance(v, list):
+            return f"expected an array of {what}, got {_type(v)} {v!r}"
+        for i, x in enumerate(v):
+            msg = item(x)
+            if msg:
+                return f"item {i}: {msg}"
+        if unique and len(set(map(repr, v))) != len(v):
+            return f"items must be unique, got {v!r}"
+        return None
+
+    return check
+
+
+def _number(v: Any) -> str | None:
+    return None if _is_num(v) else f"expected a number, got {_type(v)} {v!r}"
+
+
+def _level(v: Any) -> str | None:
+    return _one_of(*LEVELS)(v)
+
+
+_FORMULA_TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_]*)(\s*\()?|(\d+(?:\.\d+)?)|([-+*:()~,]))")
+
+
+def formula_problem(text: str) -> str | None:
+    """Why a covariate formula is not plain data (``None`` when it is acceptable).
+
+    Allowed: column names, numbers, ``+ - * : ( ) ~ ,`` and calls of
+    :data:`FORMULA_FUNCTIONS`. No attribute access, strings, indexing or other calls.
+    """
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _FORMULA_TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            bad = text[pos:].strip()[:20]
+            return (f"formula {text!r}: unexpected {bad!r}; a formula may use column names, "
+                    "numbers, + - * : ( ) ~ and the functions "
+                    f"{', '.join(FORMULA_FUNCTIONS)} (specs are data, never code)")
+        name, call = m.group(1), m.group(2)
+        if name and call and name not in FORMULA_FUNCTIONS:
+            return (f"formula {text!r}: function {name!r} is not allowed; allowed: "
+                    f"{', '.join(FORMULA_FUNCTIONS)} (specs are data, never code)")
+        pos = m.end()
+    return None
+
+
+def _covariates(v: Any) -> str | None:
+    if isinstance(v, str):
+        return formula_problem(v)
+    return _list_of(_string, what="column names", unique=True)(v)
+
+
+#: Prior settings that are locations (any real number, or a table ``{wave = number}``), not
+#: scales.
+_PRIOR_LOCATIONS = ("level_loc",)
+
+
+def _priors(v: Any) -> str | None:
+    if not isinstance(v, dict):
+        return f"expected a table of name = number, got {_type(v)} {v!r}"
+    problems = []
+    for k, x in v.items():
+        if k in _PRIOR_LOCATIONS:
+            ok = _is_num(x) or (isinstance(x, dict) and x and all(_is_num(y)
+                                                                   for y in x.values()))
+            if not ok:
+                problems.append(f"{k!r} is a centre: a number (e.g. {k} = -2.0) or a table "
+                                f"of wave = number (e.g. {k} = {{1 = -1.8, 2 = -2.1}}), got "
+                                f"{_type(x)} {x!r}")
+        elif not _is_num(x) or x <= 0:
+            problems.append(f"{k!r} is a prior scale: a number > 0, got {_type(x)} {x!r}")
+    return "; ".join(problems) or None
+
+
+def _attrition(v: Any) -> str | None:
+    if isinstance(v, str):
+        return None if v == "mar" else (f"{v!r} is not allowed; allowed: 'mar' or a table "
+                                        "such as {kind = \"selection\", kappa_mean = -1.0, "
+                                        "kappa_sd = 0.5}")
+    if not isinstance(v, dict):
+        return f"expected 'mar' or a table, got {_type(v)} {v!r}"
+    if not isinstance(v.get("kind"), str):
+        return "an attrition table needs kind = \"...\" (e.g. \"selection\")"
+    bad = [k for k, x in v.items()
+           if not (_is_num(x) or isinstance(x, str | bool)
+                   or (isinstance(x, list) and all(_is_num(y) for y in x)))]
+    if bad:
+        return (f"attrition values must be numbers, strings, booleans or arrays of numbers; "
+                f"check {', '.join(map(repr, bad))}")
+    return None
+
+
+#: The schema: section -> key -> check. ``[model] outcome`` is the only required key.
+SCHEMA: dict[str, dict[str, Check]] = {
+    "analysis": {"name": _string, "question": _string},
+    "model": {
+        "outcome": _string,
+        "family": _one_of(*sorted(FAMILIES)),
+        "covariates": _covariates,
+        "time": _one_of(*TIME_KINDS),
+        "modality_by_time": _boolean,
+        "baseline": _one_of("outcome", "covariate"),
+        "levels": _list_of(_level, what="levels", unique=True),
+        "random_change": _list_of(_level, what="levels", unique=True),
+        "knots": _list_of(_number, what="numbers (months)"),
+        "priors": _priors,
+        "trials": _positive_int,
+        "attrition": _attrition,
+    },
+    "sampler": {
+        "draws": _positive_int,
+        "tune": _seed,
+        "chains": _positive_int,
+        "random_seed": _seed,
+        "target_accept": _probability,
+        "sampler": _one_of(*SAMPLERS),
+    },
+    "estimate": {
+        "weighting": _one_of(*WEIGHTINGS),
+        "contrasts": _one_of(*CONTRASTS),
+        "reference": _string,
+        "ci_prob": _probability,
+    },
+    "sensitivity": {"deltas": _list_of(_number, what="numbers", unique=True)},
+}
+REQUIRED = {("model", "outcome")}
+
+
+# ---------------------------------------------------------------------- the spec
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """A validated analysis spec (see the module docstring for the TOML layout).
+
+    Attributes
+    ----------
+    name : str
+        The analysis name (``[analysis] name``; defaults to the file's stem).
+    question : str
+        The question the analysis answers, in words.
+    model_args : dict
+        Keyword arguments of :class:`~dtors_bayes.models.change_model.ChangeModel` (``attrition``
+        as ``"mar"`` or its table).
+    sampler : dict
+        ``draws``, ``tune``, ``chains``, ``random_seed``, ``target_accept``, ``sampler``
+        (defaults filled in).
+    estimate_args : dict
+        ``weighting``, ``contrasts``, ``reference``, ``ci_prob`` (defaults filled in).
+    sensitivity : dict or None
+        ``{"deltas": [...]}`` when the spec has a ``[sensitivity]`` section.
+    source : str or None
+        The file the spec was read from.
+    """
+
+    name: str
+    question: str
+    model_args: dict[str, Any]
+    sampler: dict[str, Any] = field(default_factory=lambda: dict(SAMPLER_DEFAULTS))
+    estimate_args: dict[str, Any] = field(default_factory=lambda: dict(ESTIMATE_DEFAULTS))
+    sensitivity: dict[str, Any] | None = None
+    source: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        """The outcome column the spec models."""
+        return self.model_args["outcome"]
+
+    def model(self) -> ChangeModel:
+        """The :class:`~dtors_bayes.models.change_model.ChangeModel` this spec describes.
+
+        Returns
+        -------
+        ChangeModel
+
+        Raises
+        ------
+        SpecError
+            When the model arguments are inconsistent or the attrition model is not
+            available in this version.
+        """
+        from dtors_bayes.models.change_model import ChangeModel
+
+        args = copy.deepcopy(self.model_args)
+        where = self.source or self.name
+        if isinstance(args.get("attrition"), dict):
+            args["attrition"] = _attrition_model(args["attrition"], where)
+        for key in ("levels", "random_change", "knots"):
+            if key in args:
+                args[key] = tuple(args[key])
+        try:
+            return ChangeModel(**args)
+        except DtorsError as err:
+            raise SpecError(f"{where}: [model] {err}") from err
+
+    def fit(self, cohort: Cohort, *, progressbar: bool = False, **overrides: Any) -> Fit:
+        """Fit the spec's model to ``cohort`` with the spec's sampler settings.
+
+        Parameters
+        ----------
+        cohort : Cohort
+        progressbar : bool
+            Show the sampler's progress bar.
+        **overrides
+            Sampler settings overriding the spec's (``draws``, ``tune``, ``chains``,
+            ``random_seed``, ``target_accept``, ``sampler``, ``cores``); ``None`` values are
+            ignored.
+
+        Returns
+        -------
+        Fit
+            With the spec stored as JSON in ``fit.tree.attrs["analysis_spec"]``.
+        """
+        import json
+
+        settings = dict(self.sampler)
+        settings.update({k: v for k, v in overrides.items() if v is not None})
+        fit = self.model().fit(cohort, progressbar=progressbar, **settings)
+        fit.tree.attrs["analysis_spec"] = json.dumps(self.to_dict())
+        return fit
+
+    def estimate(self, fit: Fit, *, cohort: Cohort | None = None,
+                 **overrides: Any) -> pd.DataFrame:
+        """Estimates of a fit with the spec's ``[estimate]`` settings.
+
+        ``weighting="none"`` is served by :meth:`Fit.estimate`; other modes are delegated to
+        ``dtors_bayes.weighting.weights.estimate(fit, cohort, weighting=..., contrasts=...,
+        reference=..., ci_prob=...)`` when that module provides it.
+
+        Parameters
+        ----------
+        fit : Fit
+        cohort : Cohort, optional
+            Needed by the weighting modes (population table, response model).
+        **overrides
+            ``weighting``, ``contrasts``, ``reference``, ``ci_prob``; ``None`` is ignored.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The estimates with a leading ``analysis`` column (the spec's name).
+        """
+        args = dict(self.estimate_args)
+        args.update({k: v for k, v in overrides.items() if v is not None})
+        table = estimate_fit(fit, cohort=cohort, **args)
+        if "analysis" not in table.columns:
+            table.insert(0, "analysis", self.name)
+        return table
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as a TOML-shaped dict (sections as tables); ``load_spec`` inverts it.
+
+        Unset sampler/estimate values (``None``) are left out, as TOML has no null.
+        """
+        d: dict[str, Any] = {
+            "analysis": {"name": self.name, "question": self.question},
+            "model": copy.deepcopy(self.model_args),
+            "sampler": {k: v for k, v in self.sampler.items() if v is not None},
+            "estimate": {k: v for k, v in self.estimate_args.items() if v is not None},
+        }
+        if self.sensitivity is not None:
+            d["sensitivity"] = copy.deepcopy(self.sensitivity)
+        return d
+
+
+def estimate_fit(fit: Fit, *, cohort: Cohort | None = None, weighting: str = "none",
+                 contrasts: str = "reference", reference: str | None = None,
+                 ci_prob: float = CI_PROB) -> pd.DataFrame:
+    """Estimate a fit under a weighting mode (the one seam between specs and weighting).
+
+    Parameters
+    ----------
+    fit : Fit
+    cohort : Cohort, optional
+        Passed to the weighting module (population, response model).
+    weighting : {"none", "fixed", "propagated", "mrp"}
+    contrasts : {"reference", "pairs"}
+    reference : str, optional
+    ci_prob : float
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    SpecError
+        For an unknown weighting mode (``FitError`` when weights cannot be made).
+    """
+    if weighting not in WEIGHTINGS:
+        raise SpecError(f"weighting={weighting!r}; allowed: {', '.join(WEIGHTINGS)}")
+    # Fit.estimate dispatches every weighting mode (computed weights and MRP need the
+    # cohort's population table).
+    return fit.estimate(weighting, cohort=cohort, contrasts=contrasts, reference=reference,
+                        ci_prob=ci_prob)
+
+
+def _attrition_table(table: dict) -> dict:
+    """Translate the spec's friendly keys to :func:`dtors_bayes.models.selection.from_dict`'s form.
+
+    ``kind = "selection"`` with ``kappa_mean`` / ``kappa_sd`` (a normal prior; ``kappa_sd = 0``
+    or a number ``kappa`` fixes it) becomes ``kappa = [[None, mean, sd]]``; other tables pass
+    through unchanged.
+    """
+    d = dict(table)
+    if d.get("kind") != "selection":
+        return d
+    kappa = d.get("kappa")
+    if "kappa_mean" in d or "kappa_sd" in d:
+        mean, sd = float(d.pop("kappa_mean", 0.0)), float(d.pop("kappa_sd", 0.0))
+    elif _is_num(kappa):
+        mean, sd = float(kappa), 0.0
+    elif isinstance(kappa, list) and len(kappa) == 2 and all(_is_num(x) for x in kappa):
+        mean, sd = float(kappa[0]), float(kappa[1])
+    else:
+        return d
+    d["kappa"] = [[None, mean, sd]]
+    d.setdefault("kappa_by", None)
+    return d
+
+
+def _attrition_model(table: dict, where: str):
+    try:
+        return attrition_from_dict(_attrition_table(table))
+    except (DtorsError, ValueError, TypeError, KeyError) as err:
+        raise SpecError(f"{where}: [model] attrition = {table!r}: {err}") from err
+
+
+# ---------------------------------------------------------------------- loading
+def load_spec(source: str | Path | Mapping[str, Any]) -> AnalysisSpec:
+    """Read and validate an analysis spec.
+
+    Parameters
+    ----------
+    source : str, Path or mapping
+        A TOML file, or an already-parsed dict with the same sections.
+
+    Returns
+    -------
+    AnalysisSpec
+
+    Raises
+    ------
+    SpecError
+        Listing every problem at once (unknown sections or keys, wrong types, values not
+        allowed, a missing ``[model] outcome``, an inconsistent model), each naming the file
+        and the key.
+
+    Examples
+    --------
+    >>> spec = load_spec({"model": {"outcome": "employed", "time": "months"}})
+    >>> spec.model().outcome
+    'employed'
+    """
+    if isinstance(source, Mapping):
+        data, where, stem = copy.deepcopy(dict(source)), "<spec>", "analysis"
+    else:
+        path = Path(source)
+        where, stem = str(path), path.stem
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SpecError(f"{where}: no such spec file") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise SpecError(f"{where}: cannot read the spec: {err}") from None
+        except tomllib.TOMLDecodeError as err:
+            raise SpecError(f"{where}: not valid TOML: {err}") from None
+    problems = _check(data)
+    if problems:
+        raise SpecError(f"{where}: {len(problems)} problem(s) in the spec:\n"
+                        + "\n".join(f"  - {p}" for p in problems))
+    analysis = data.get("analysis", {})
+    sampler = dict(SAMPLER_DEFAULTS)
+    sampler.update(data.get("sampler", {}))
+    estimate = dict(ESTIMATE_DEFAULTS)
+    estimate.update(data.get("estimate", {}))
+    spec = AnalysisSpec(
+        name=analysis.get("name", stem),
+        question=analysis.get("question", ""),
+        model_args=dict(data["model"]),
+        sampler=sampler,
+        estimate_args=estimate,
+        sensitivity=dict(data["sensitivity"]) if "sensitivity" in data else None,
+        source=None if where == "<spec>" else where,
+    )
+    spec.model()  # cross-key checks (random_change within levels ...) and attrition
+    return spec
+
+
+def _check(data: dict) -> list[str]:
+    problems = []
+    for section, body in data.items():
+        if section not in SCHEMA:
+            problems.append(f"unknown section [{section}]; allowed: "
+                            + ", ".join(f"[{s}]" for s in SCHEMA))
+            continue
+        if not isinstance(body, dict):
+            problems.append(f"[{section}] must be a table, got {_type(body)} {body!r}")
+            continue
+        keys = SCHEMA[section]
+        for key, value in body.items():
+            if key not in keys:
+                problems.append(f"[{section}] unknown key {key!r}; allowed: "
+                                + ", ".join(keys))
+                continue
+            msg = keys[key](value)
+            if msg:
+                problems.append(f"[{section}] {key}: {msg}")
+    for section, key in sorted(REQUIRED):
+        body = data.get(section)
+        if not isinstance(body, dict) or key not in body:
+            problems.append(f"[{section}] {key} is required")
+    return problems
+
+
+def spec_files(directory: str | Path) -> list[Path]:
+    """The ``*.toml`` specs of a folder, sorted by name."""
+    return sorted(Path(directory).glob("*.toml"))
