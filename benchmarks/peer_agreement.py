@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 import dtors_bayes as db
-from dtors_bayes.estimands.engine import stack_draws
+from dtors_bayes.models.sampling import stack_draws
 
 COVS = ["age", "sex", "primary_drug", "referral_route"]
 OUT = Path(__file__).parent / "results" / "peer_agreement.md"

@@ -73,7 +73,7 @@ def stage_fit(n: int, path: Path, draws: int, tune: int, chains: int, seed: int,
 
 def stage_estimands(path: Path) -> dict:
     """Load a saved fit and compute its estimands (runs in a fresh subprocess)."""
-    from dtors_bayes.models.fit import load_fit
+    from dtors_bayes.models.io import load_fit
 
     rss0 = _maxrss_mb()
     t0 = time.perf_counter()

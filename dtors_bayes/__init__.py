@@ -15,7 +15,8 @@ from dtors_bayes.data.summary import CohortSummary
 from dtors_bayes.exceptions import CohortError, DtorsError, FitError, ModelError, SpecError
 from dtors_bayes.models.change_model import ChangeModel
 from dtors_bayes.models.families import FAMILIES, get_family
-from dtors_bayes.models.fit import Fit, load_fit
+from dtors_bayes.models.fit import Fit
+from dtors_bayes.models.io import load_fit
 from dtors_bayes.models.selection import ResponseModel, Selection
 from dtors_bayes.simulation.bundle import load_example, load_example_truth
 from dtors_bayes.simulation.generate import SimulatedCohort, simulate_cohort
@@ -28,6 +29,11 @@ from dtors_bayes.weighting.weights import (
     kish_ess,
     weight_draws,
 )
+from dtors_bayes.workflow import analyses as _analyses
+
+# The analyses of a fit live above models/; bind them as Fit methods (see
+# dtors_bayes.workflow.analyses and ARCHITECTURE.md, "the Fit binding").
+_analyses.bind(Fit)
 
 try:
     __version__ = version("dtors-bayes")

@@ -9,8 +9,9 @@ import xarray as xr
 from scipy.special import expit, gammaln
 
 from dtors_bayes.exceptions import ModelError
-from dtors_bayes.models.change_model import ChangeModel, linear_predictor
+from dtors_bayes.models.change_model import ChangeModel
 from dtors_bayes.models.design import Design, late_interviews, on_time_limits
+from dtors_bayes.models.predictor import linear_predictor
 from dtors_bayes.models.selection import (
     ResponseModel,
     Selection,

@@ -13,9 +13,9 @@ from dtors_bayes.comparison.compare import (
     compare,
     kfold_by_group,
     loo,
-    pointwise_log_likelihood,
     posterior_predictive_check,
 )
+from dtors_bayes.models.sampling import pointwise_log_likelihood
 from dtors_bayes.testing import TINY_SAMPLER, tiny_cohort
 
 pytestmark = pytest.mark.integration
@@ -43,8 +43,8 @@ def test_loo_comparison_table_and_note(fits):
 def test_pointwise_log_likelihood_matches_bernoulli_formula(fits):
     from scipy.special import expit
 
-    from dtors_bayes.estimands.engine import stack_draws
-    from dtors_bayes.models.change_model import linear_predictor
+    from dtors_bayes.models.predictor import linear_predictor
+    from dtors_bayes.models.sampling import stack_draws
 
     fit = fits["wave_site_area"]
     ll = pointwise_log_likelihood(fit).values.reshape(-1, int((~np.isnan(fit.design.y)).sum()))

@@ -179,7 +179,9 @@ def test_contrast_pairs():
 
 
 def test_offsets_shift_only_the_chosen_persons_and_wave():
-    from dtors_bayes.estimands.engine import WeightSpec, draws_of_estimands, stack_draws
+    from dtors_bayes.estimands.engine import draws_of_estimands
+    from dtors_bayes.estimands.weights import WeightSpec
+    from dtors_bayes.models.sampling import stack_draws
 
     fit, beta, z, sigma = hand_fit()
     params, *_ = stack_draws(fit.tree)

@@ -123,7 +123,7 @@ def test_sampler_backend_errors_name_the_argument():
 
     import pymc as pm
 
-    from dtors_bayes.models.fit import sample_model
+    from dtors_bayes.models.sampling import sample_model
 
     with pm.Model() as m:
         pm.Normal("x")

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from dtors_bayes.exceptions import ModelError
-from dtors_bayes.models.change_model import ChangeModel, linear_predictor, trajectory_levels
+from dtors_bayes.models.change_model import ChangeModel
 from dtors_bayes.models.families import FAMILIES
+from dtors_bayes.models.predictor import linear_predictor, trajectory_levels
 from dtors_bayes.models.priors import HALFNORMAL_MEAN, ZEGER_C2, basis_centres, parse_level_loc
 from dtors_bayes.studies.sbc import _scalar_quantities, frozen_priors, ranked_names
 from dtors_bayes.testing import FAMILY_OUTCOME, tiny_cohort

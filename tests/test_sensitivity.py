@@ -17,11 +17,13 @@ from dtors_bayes.attrition.sensitivity import (
     sensitivity,
     tipping_point,
 )
-from dtors_bayes.estimands.engine import WeightSpec, contrast_pairs, draws_of_estimands, stack_draws
+from dtors_bayes.estimands.engine import contrast_pairs, draws_of_estimands
+from dtors_bayes.estimands.weights import WeightSpec
 from dtors_bayes.exceptions import FitError
 from dtors_bayes.models.change_model import ChangeModel
 from dtors_bayes.models.design import Design
 from dtors_bayes.models.fit import Fit
+from dtors_bayes.models.sampling import stack_draws
 
 matplotlib.use("Agg")
 N_CHAIN, N_DRAW = 2, 40

@@ -26,8 +26,8 @@ import pandas as pd
 import xarray as xr
 from scipy.special import logsumexp
 
-from dtors_bayes.estimands.engine import stack_draws
 from dtors_bayes.exceptions import FitError
+from dtors_bayes.models.sampling import pointwise_log_likelihood, stack_draws
 
 MAR_MNAR_NOTE = (
     "MAR and MNAR models cannot be ranked by their fit to the observed data: the observed-data "
@@ -37,30 +37,6 @@ MAR_MNAR_NOTE = (
 )
 
 
-def pointwise_log_likelihood(fit) -> xr.DataArray:
-    """Pointwise log-likelihood of every observed outcome cell, dims (chain, draw, obs).
-
-    Hurdle families add the positive part's log density to the non-zero cells, so one value
-    per observed cell is returned.
-    """
-    import pymc as pm
-
-    model = fit.model.build(fit.design)
-    post = fit.tree["posterior"].to_dataset()
-    free = [v.name for v in model.free_RVs]
-    sub = xr.DataTree.from_dict({"posterior": post[[v for v in free if v in post]]})
-    ll = pm.compute_log_likelihood(sub, model=model, extend_inferencedata=False,
-                                   progressbar=False)
-    ds = ll["log_likelihood"].to_dataset() if hasattr(ll, "children") else ll
-    if "y" in ds:
-        arr = ds["y"].values
-    else:
-        arr = ds["y_nonzero"].values.copy()
-        y = fit.design.y[fit.design.observed_cells()]
-        value = 1.0 - y if fit.model.family == "eq5d" else y
-        idx = np.flatnonzero(value > 0)
-        arr[:, :, idx] += ds["y_positive"].values
-    return xr.DataArray(arr, dims=("chain", "draw", "obs"))
 
 
 def _group_codes(fit, group: str | None) -> np.ndarray | None:
@@ -107,7 +83,7 @@ def kfold_by_group(fit, *, group: str = "site", k: int = 10, seed: int = 0,
         ``elpd`` (sum over held-out cells of log mean_s p(y | theta_s)), ``se`` (from the
         per-group elpd sums), ``k``, ``group``, ``n_groups`` and ``pointwise`` (per cell).
     """
-    from dtors_bayes.models.fit import sample_model
+    from dtors_bayes.models.sampling import sample_model
 
     codes = _group_codes(fit, group)
     uniq = np.unique(codes)
@@ -145,7 +121,7 @@ def posterior_predictive_check(fit, *, by: str = "wave", n_draws: int = 200,
         ``by, group, n, observed, replicated_mean, replicated_lb, replicated_ub, ppp``
         (90% interval of the replicated mean; ``ppp`` = P(replicated mean >= observed)).
     """
-    from dtors_bayes.models.change_model import linear_predictor
+    from dtors_bayes.models.predictor import linear_predictor
 
     d = fit.design
     p_idx, t_idx = d.observed_cells()
@@ -253,7 +229,7 @@ def run_from_cli(argv: list[str]) -> int:
     import argparse
     from pathlib import Path
 
-    from dtors_bayes.models.fit import load_fit
+    from dtors_bayes.models.io import load_fit
 
     ap = argparse.ArgumentParser(
         prog="dtors-bayes compare",

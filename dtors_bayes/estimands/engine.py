@@ -19,13 +19,11 @@ under ``chunk_bytes``; per chunk only per-draw sums are kept.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from dtors_bayes.constants import CI_PROB
+from dtors_bayes.estimands.weights import WeightSpec
 
 ESTIMAND_COLUMNS = [
     "outcome",
@@ -57,32 +55,8 @@ ADJUSTED_ASSUMPTION = (
 DESCRIPTIVE = "descriptive: each modality's own persons, not a causal contrast"
 
 
-def stack_draws(tree, names: Iterable[str] | None = None) -> tuple[dict[str, np.ndarray], int, int]:
-    """Posterior variables as arrays with one leading sample axis (chain-major)."""
-    post = tree["posterior"].to_dataset()
-    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
-    out = {}
-    for name in names or post.data_vars:
-        v = np.asarray(post[name].values)
-        out[name] = v.reshape((n_chain * n_draw, *v.shape[2:]))
-    return out, n_chain, n_draw
 
 
-@dataclass
-class WeightSpec:
-    """Weights for averaging persons: (n_person,) fixed or (n_sample, n_person) draws."""
-
-    values: np.ndarray | None
-    weighting: str
-    population: str
-
-    def chunk(self, s0: int, s1: int) -> np.ndarray | None:
-        """Weights for draws s0..s1 (broadcastable to (S, N)); None means equal weights."""
-        if self.values is None:
-            return None
-        if self.values.ndim == 1:
-            return self.values[None, :]
-        return self.values[s0:s1]
 
 
 def _wmean(mu: np.ndarray, w: np.ndarray | None, mask: np.ndarray | None = None) -> np.ndarray:
@@ -120,7 +94,7 @@ def draws_of_estimands(
     dict
         Key ``(estimand, wave, modality, contrast)`` -> array of shape (n_sample,).
     """
-    from dtors_bayes.models.change_model import person_effect, time_effect
+    from dtors_bayes.models.predictor import person_effect, time_effect
 
     fam = model.family_obj
     basis = model.basis(design)

@@ -30,6 +30,7 @@ import numpy as np
 from dtors_bayes.exceptions import ModelError
 from dtors_bayes.models.design import Design, build_design
 from dtors_bayes.models.families import FAMILIES, get_family
+from dtors_bayes.models.predictor import linear_predictor, trajectory_levels
 from dtors_bayes.models.priors import (
     PRIOR_NAMES,
     LevelLoc,
@@ -413,7 +414,8 @@ class ChangeModel:
         -------
         Fit
         """
-        from dtors_bayes.models.fit import Fit, effective_target_accept, sample_model
+        from dtors_bayes.models.fit import Fit
+        from dtors_bayes.models.sampling import effective_target_accept, sample_model
 
         design = self.design(cohort)
         model = self.build(design)
@@ -467,97 +469,12 @@ class ChangeModel:
         return fam.simulate(rng, etas, aux, trials=design.trials).reshape(n, t)
 
 
-def trajectory_levels(p: dict, *, prefix: str = "", by_time: bool = True):
-    """Trajectory levels ``beta_time`` from the hierarchical parameters (numpy or PyTensor).
-
-    .. math::
-
-        \\beta_{z,b} = \\mu_b + \\tau_1 \\tilde\\delta_z + \\tau_2 \\tilde\\epsilon_{b,z}
-
-    with ``mu_time`` (``mu``, dims ``time_basis``), ``sigma_modality`` (``tau_1``),
-    ``z_modality`` (zero-sum over modality), ``sigma_modality_time`` (``tau_2``) and
-    ``z_modality_time`` (dims ``(time_basis, modality)``, zero-sum over modality).
-
-    Parameters
-    ----------
-    p : dict
-        Values without a sample axis, keyed by the model's variable names.
-    prefix : str
-        ``"pos_"`` for a hurdle's positive part.
-    by_time : bool
-        ``modality_by_time``: ``False`` returns ``mu_time`` itself (dims ``time_basis``).
-
-    Returns
-    -------
-    array (n_modality, n_basis), or (n_basis,) when ``by_time`` is False
-        ``(1, n_basis)`` when the model has no modality deviations (one modality).
-    """
-    mu = p[prefix + "mu_time"]
-    if not by_time:
-        return mu
-    out = mu[None, :]
-    if p.get(prefix + "sigma_modality") is not None:
-        out = out + p[prefix + "sigma_modality"] * p[prefix + "z_modality"][:, None]
-    if p.get(prefix + "sigma_modality_time") is not None:
-        out = out + p[prefix + "sigma_modality_time"] * p[prefix + "z_modality_time"].T
-    return out
 
 
-def linear_predictor(p: dict, d: dict, *, prefix: str = "", by_time: bool = True):
-    """The linear predictor ``eta`` for cells, written once for numpy and PyTensor.
-
-    ``eta = time_effect + person_effect`` (see those functions).
-
-    Parameters
-    ----------
-    p : dict
-        Parameters with a leading sample axis (numpy draws ``(S, ...)``, or PyTensor
-        variables padded to ``(1, ...)``), keyed by the model's variable names
-        (``prefix + "beta_time"`` ...).
-    d : dict
-        Cell data from :meth:`Design.cells`: ``person``, ``basis``, ``modality``, ``change``,
-        ``X`` and optionally ``site``, ``area``.
-
-    Returns
-    -------
-    array (S, n_cells)
-    """
-    return time_effect(p, d, prefix=prefix, by_time=by_time) + person_effect(p, d, prefix=prefix)
 
 
-def time_effect(p: dict, d: dict, *, prefix: str = "", by_time: bool = True):
-    """Trajectory part: ``B(t) theta_z`` (+ constant modality effect) + random change terms."""
-    beta_time = p[prefix + "beta_time"]
-    basis = d["basis"]
-    if by_time:
-        # one basis column at a time keeps memory at (S, n_cells) for large cohorts
-        eta = sum(beta_time[:, d["modality"], b] * basis[None, :, b]
-                  for b in range(basis.shape[1]))
-    else:
-        eta = beta_time @ basis.T
-        bm = p.get(prefix + "beta_modality")
-        if bm is not None and getattr(bm, "ndim", 0) == 2:
-            eta = eta + bm[:, d["modality"]]
-    for lvl in ("site", "area"):
-        zc = p.get(f"{prefix}z_{lvl}_change")
-        if zc is not None and lvl in d:
-            scale = p[f"{prefix}sigma_{lvl}_change"]
-            eta = eta + (scale[:, None] * zc)[:, d[lvl]] * d["change"][None]
-    return eta
 
 
-def person_effect(p: dict, d: dict, *, prefix: str = ""):
-    """Person part: ``x_i' beta + u_i + v_s(i) + w_a(i)`` (constant over waves)."""
-    eta = 0.0
-    if d["X"].shape[1]:
-        eta = eta + (p[prefix + "beta_covariate"] @ d["X"].T)[:, d["person"]]
-    if p.get(prefix + "z_person") is not None:
-        eta = eta + (p[prefix + "sigma_person"][:, None] * p[prefix + "z_person"])[:, d["person"]]
-    for lvl in ("site", "area"):
-        z = p.get(f"{prefix}z_{lvl}")
-        if z is not None and lvl in d:
-            eta = eta + (p[f"{prefix}sigma_{lvl}"][:, None] * z)[:, d[lvl]]
-    return eta
 
 
 def _warn(msg: str) -> None:

@@ -92,7 +92,7 @@ class Design:
         modality: np.ndarray | None = None,
         late: np.ndarray | None = None,
     ) -> dict:
-        """Cell-level data for :func:`dtors_bayes.models.change_model.linear_predictor`.
+        """Cell-level data for :func:`dtors_bayes.models.predictor.linear_predictor`.
 
         Without ``months`` the cells sit at their waves' nominal months (on time). With
         ``months`` and no ``late``, each cell's late flag is the design's own (right for

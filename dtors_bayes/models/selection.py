@@ -257,7 +257,7 @@ def response_linear_predictor(p: dict, layout: ResponseLayout, design: Design):
     """``ell`` (without the kappa term) for every attempted cell, numpy or PyTensor.
 
     ``p`` holds the ``r_*`` parameters with a leading sample axis (like
-    :func:`dtors_bayes.models.change_model.linear_predictor`); returns ``(S, n_cell)``.
+    :func:`dtors_bayes.models.predictor.linear_predictor`); returns ``(S, n_cell)``.
     """
     person = layout.person
     lin = p["r_intercept"][:, layout.stage]
@@ -422,7 +422,7 @@ class ResponseModel:
             Outcome family; defaults to the cohort's (a design: ``"bernoulli"`` unless given).
         """
         from dtors_bayes.models.design import build_design
-        from dtors_bayes.models.fit import sample_model
+        from dtors_bayes.models.sampling import sample_model
 
         if isinstance(cohort_or_design, Design):
             design = cohort_or_design
@@ -509,7 +509,7 @@ def _propensities(tree, design: Design, layout: ResponseLayout, kind: str,
                   kappa: Selection | None) -> np.ndarray:
     from scipy.special import expit
 
-    from dtors_bayes.estimands.engine import stack_draws
+    from dtors_bayes.models.sampling import stack_draws
 
     if kind not in ("conditional", "cumulative"):
         raise FitError(f"kind={kind!r}; allowed: 'conditional', 'cumulative'")
@@ -754,7 +754,7 @@ class Selection:
         import pymc as pm
         import pytensor.tensor as pt
 
-        from dtors_bayes.models.change_model import linear_predictor
+        from dtors_bayes.models.predictor import linear_predictor
 
         family = change_model.family
         if family not in SELECTION_FAMILIES:

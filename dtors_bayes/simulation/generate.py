@@ -11,7 +11,6 @@ parameters, their calibration and the true estimands in :mod:`dtors_bayes.simula
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,7 +42,6 @@ __all__ = [
     "SimulatedCohort",
     "Truth",
     "simulate_cohort",
-    "write_bundle",
 ]
 
 ATTRITION_KINDS = ("mcar", "mar", "mnar")
@@ -432,10 +430,3 @@ def _report(k: str, values: np.ndarray) -> np.ndarray:
     if FAMILIES[OUTCOME_FAMILIES[k]].kind == "nonnegative":
         return np.where(values > 0, np.maximum(out, step), 0.0)
     return out
-
-
-def write_bundle(sim: SimulatedCohort, out_dir: str | Path) -> list[Path]:
-    """Write the bundle files (see :func:`dtors_bayes.simulation.bundle.write_bundle`)."""
-    from dtors_bayes.simulation.bundle import write_bundle as _write
-
-    return _write(sim, out_dir)

@@ -282,7 +282,7 @@ def ranked_names(model, design, names) -> list[str]:
 
 def _population_level(model, design, params: dict[str, np.ndarray]) -> np.ndarray:
     """Mean of ``mu`` over the design's persons at the last wave, per draw (leading axis)."""
-    from dtors_bayes.models.change_model import linear_predictor
+    from dtors_bayes.models.predictor import linear_predictor
 
     fam = model.family_obj
     basis = model.basis(design)
@@ -450,14 +450,10 @@ def simulate_dataset(model, design, prior_model, *, prior_seed: int, data_seed: 
         :meth:`~dtors_bayes.models.selection.Selection.simulate_response` draws from the complete
         outcomes (``interviewed`` replaced by it).
     """
-    import pymc as pm
-
+    from dtors_bayes.models.sampling import prior_draw
     from dtors_bayes.models.selection import Selection
 
-    # free variables and deterministics (beta_time) in one joint draw
-    named = [*prior_model.free_RVs, *prior_model.deterministics]
-    drawn = pm.draw([prior_model[v.name] for v in named], random_seed=prior_seed)
-    truth = {v.name: np.asarray(val) for v, val in zip(named, drawn, strict=True)}
+    truth = prior_draw(prior_model, seed=prior_seed)
     y = model.simulate(design, truth, seed=data_seed)
     if isinstance(model.attrition, Selection):
         seen = model.attrition.simulate_response(design, truth, y, model.family,
@@ -475,7 +471,7 @@ def _free_names(model) -> set[str]:
 
 def _sbc_task(family: str, sim_index: int, seed: int, settings: dict) -> pd.DataFrame:
     """One SBC simulation: prior draw, simulate, refit, ranks (runs on a worker)."""
-    from dtors_bayes.models.fit import sample_model
+    from dtors_bayes.models.sampling import sample_model
 
     t0 = time.perf_counter()
     sel = settings.get("selection_kappa")
@@ -690,7 +686,7 @@ def sbc_study(
         Sampler settings of each refit (chains run sequentially, ``cores=1``).
     backend : {"numba", "jax"}
         nutpie's compiler (``"jax"`` compiles much faster; see
-        :func:`dtors_bayes.models.fit.sample_model`).
+        :func:`dtors_bayes.models.sampling.sample_model`).
     model_kwargs : dict, optional
         Further ``ChangeModel`` arguments (default ``{"time": "months"}``; with
         ``selection_kappa``, ``{"time": "wave"}``, the only time basis allowed there).

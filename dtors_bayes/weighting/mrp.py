@@ -15,7 +15,7 @@ because a population person in cell ``c`` has a new person effect, in a site and
 from their fitted distributions (independent normals, so their sum is one normal). The
 integral is computed by Gauss-Hermite quadrature (``n_nodes`` nodes, exact for this
 one-dimensional normal; hurdle families with two independent predictors use the tensor
-grid). The fixed part uses :func:`dtors_bayes.models.change_model.linear_predictor` with a cells
+grid). The fixed part uses :func:`dtors_bayes.models.predictor.linear_predictor` with a cells
 dict, so the math is shared with the model. Population estimands are
 ``sum_c N_c mu_ct / sum_c N_c``: level at each wave, change from intake and ratio, each
 modality's own cells (``modality_level`` / ``modality_change``), every cell given modality A
@@ -51,10 +51,10 @@ from dtors_bayes.estimands.engine import (
     ADJUSTED_ASSUMPTION,
     ESTIMAND_COLUMNS,
     contrast_pairs,
-    stack_draws,
     summarize_draws,
 )
 from dtors_bayes.exceptions import CohortError, FitError
+from dtors_bayes.models.sampling import stack_draws
 
 if TYPE_CHECKING:  # pragma: no cover
     from dtors_bayes.models.fit import Fit
@@ -179,7 +179,7 @@ def mrp_draws(fit: Fit, cells: pd.DataFrame, X_cells: np.ndarray, *, n_nodes: in
               modalities: bool = True, contrast_list: list[tuple[str, str]] | None = None,
               chunk_bytes: int = 64 * 2**20) -> dict[tuple, np.ndarray]:
     """Per-draw poststratified estimands (same keys as :func:`draws_of_estimands`)."""
-    from dtors_bayes.models.change_model import linear_predictor
+    from dtors_bayes.models.predictor import linear_predictor
 
     model, design = fit.model, fit.design
     fam = model.family_obj

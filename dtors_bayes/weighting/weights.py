@@ -84,7 +84,7 @@ Weight draw ``s`` is built from
 The *model-based* estimator (g-computation over every intake person, :meth:`Fit.estimate`)
 uses (a)+(b) only: the outcome model already accounts for who was not interviewed
 (DESIGN.md section 5). Draw ``s`` of the weights goes with posterior draw ``s`` (chain-major,
-as :func:`dtors_bayes.estimands.engine.stack_draws`).
+as :func:`dtors_bayes.models.sampling.stack_draws`).
 
 Bayesian bootstrap of a mean (the known case of the tests): for fixed ``y`` and
 ``D ~ Dirichlet(1_n)``, ``E[D'y] = ybar`` and, since ``Var(D_i) = (n-1)/(n^2 (n+1))`` and
@@ -951,12 +951,9 @@ def variance_decomposition(fit: Fit, cohort: Cohort | None = None, *, n_param_dr
         (``var_total``: the variance of the weights design's draws; shares over the sum of
         the components present; absent components are 0).
     """
-    from dtors_bayes.estimands.engine import (
-        WeightSpec,
-        assemble_estimands,
-        draws_of_estimands,
-        stack_draws,
-    )
+    from dtors_bayes.estimands.engine import assemble_estimands, draws_of_estimands
+    from dtors_bayes.estimands.weights import WeightSpec
+    from dtors_bayes.models.sampling import stack_draws
 
     cohort = cohort if cohort is not None else fit.cohort
     if cohort is None:
@@ -985,11 +982,11 @@ def variance_decomposition(fit: Fit, cohort: Cohort | None = None, *, n_param_dr
     W1 = np.repeat(W[::M], M, axis=0)  # weights held at the first draw of each theta
     extra: dict[str, dict] = {}
     if mnar_prior is not None:
-        from dtors_bayes.attrition.sensitivity import _level_arrays
+        from dtors_bayes.estimands.shifts import shifted_levels
 
         spec1 = WeightSpec(W1, "propagated", "target")
         shift = rng.normal(d_mean, d_sd, size=S * M)
-        _, _, level, own, adj = _level_arrays(fit, rep, spec1, [shift], None, 128 * 2**20)
+        _, _, level, own, adj = shifted_levels(fit, rep, spec1, [shift], None, 128 * 2**20)
         extra["mnar"] = {k: np.asarray(v).reshape(S, M).var(axis=1, ddof=1).mean()
                          for k, v in assemble_estimands(fit.model, fit.design, level[0, 0],
                                                         own[0, 0], adj[0, 0], spec1,
@@ -1027,7 +1024,7 @@ def variance_decomposition(fit: Fit, cohort: Cohort | None = None, *, n_param_dr
 def _imputation_variance(fit: Fit, params: dict, weights: np.ndarray, k: int,
                          rng: np.random.Generator) -> dict:
     """``E_theta[sum_{i mis} w_i^2 Var(y_it | theta)] / (sum w)^2`` for levels and changes."""
-    from dtors_bayes.models.change_model import linear_predictor
+    from dtors_bayes.models.predictor import linear_predictor
 
     model, design = fit.model, fit.design
     fam = model.family_obj

@@ -279,7 +279,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from dtors_bayes.models.fit import load_fit
+    from dtors_bayes.models.io import load_fit
     from dtors_bayes.reporting.report import write_estimates
 
     _check_file(args.fit, "fit")
@@ -295,7 +295,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from dtors_bayes.models.fit import load_fit
+    from dtors_bayes.models.io import load_fit
     from dtors_bayes.reporting.report import write_report
 
     for f in args.fits:
@@ -316,14 +316,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import dtors_bayes as db
     from dtors_bayes.reporting.report import write_report
+    from dtors_bayes.simulation.bundle import load_example
     from dtors_bayes.workflow.spec import load_spec
 
     t0 = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cohort = db.load_example()
+    cohort = load_example()
     _say(f"data: {cohort!r}")
     cohort.summary().write(out / "cohort")
     specs = [load_spec(MODELS_DIR / f"{name}.toml") for name in args.specs]

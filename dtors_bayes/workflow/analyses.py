@@ -1,0 +1,157 @@
+"""The one place that dispatches the analyses of a fit (the ``Fit`` methods).
+
+``fit.estimate(...)``, ``fit.sensitivity(...)`` and ``fit.impute(...)`` are these functions,
+bound to :class:`~dtors_bayes.models.fit.Fit` by :func:`bind` (called from
+``dtors_bayes/__init__.py``): ``models`` knows nothing of the rooms above it, and the
+dispatch over weighting modes (none, fixed, propagated, MRP) lives here, once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from dtors_bayes.constants import CI_PROB
+from dtors_bayes.estimands.engine import (
+    ADJUSTED_ASSUMPTION,
+    DESCRIPTIVE,
+    ESTIMAND_COLUMNS,
+    contrast_pairs,
+    draws_of_estimands,
+    summarize_draws,
+)
+from dtors_bayes.estimands.weights import person_weights
+from dtors_bayes.exceptions import FitError
+from dtors_bayes.models.sampling import stack_draws
+
+
+def estimate(fit, weighting: str = "none", *, weights: Any = None, cohort=None,
+             contrasts: str | list[tuple[str, str]] = "reference",
+             reference: str | None = None, ci_prob: float = CI_PROB,
+             chunk_bytes: int = 128 * 2**20, seed: int | None = None) -> pd.DataFrame:
+    """Posterior population estimands as a tidy table.
+
+    Parameters
+    ----------
+    weighting : {"none", "fixed", "propagated", "mrp"}
+        ``"none"``: equal weights over the modelled persons (``population="sample"``).
+        ``"fixed"``: one weight per person: the ``weights`` given
+        (``population="weighted"``), or else the cohort's DTORS-style calibration
+        (raking) weights to its population table (``population="target"``).
+        ``"propagated"``: one weight draw per posterior draw (``population="target"``),
+        from ``weights`` given as a (chain*draw, person) array, the fit's ``weights``
+        group, or else drawn now (Bayesian bootstrap + raking,
+        :func:`dtors_bayes.weighting.weights.propagated_weights_for_fit`).
+        ``"mrp"``: poststratification of the model's predictions to the population
+        cells (:func:`dtors_bayes.weighting.mrp.mrp_estimates`); ``weights`` may be a population
+        table to use instead of the cohort's.
+    weights : array, Series or DataFrame, optional
+        Fixed weights (aligned by ``person_id`` when a Series) or weight draws.
+    cohort : Cohort, optional
+        Needed for computed weights and MRP after :func:`load_fit` (defaults to the cohort
+        the fit was made from, when in memory).
+    seed : int, optional
+        Seed of weight draws made here; defaults to the fit's sampler seed.
+    contrasts : {"reference", "pairs"} or list of (A, B)
+        Modality contrasts ``A - B``: each against ``reference`` (default), every pair, or
+        the pairs given.
+    reference : str, optional
+        Reference modality; defaults to ``"prescribing"`` when present, else the first.
+    ci_prob : float
+        Equal-tailed interval probability. Defaults to 0.90.
+    chunk_bytes : int
+        Memory budget of one draws x persons array (peak memory ~ 4x this).
+
+    Returns
+    -------
+    DataFrame
+        One row per estimand with columns ``outcome, estimand, wave, modality, contrast,
+        population, weighting, estimator, attrition, mean, sd, ci_lb, ci_ub, ci_prob,
+        p_direction, mcse_mean, ess_bulk, r_hat, n_persons, assumption``. ``estimand`` is
+        one of ``level``, ``change`` (difference from intake), ``ratio`` (to intake),
+        ``modality_level`` / ``modality_change`` (each modality's own persons;
+        descriptive), ``adjusted_level`` / ``adjusted_change`` (everyone given the
+        modality) and ``modality_contrast`` (difference in adjusted change, ``A - B``).
+    """
+    if not 0 < ci_prob < 1:
+        raise FitError(f"ci_prob must be in (0, 1); got {ci_prob!r}"
+                       + (f". Did you mean {ci_prob / 100}?" if 1 < ci_prob < 100 else ""))
+    cohort = cohort if cohort is not None else fit.cohort
+    if weighting == "mrp":
+        from dtors_bayes.weighting.mrp import mrp_estimates
+
+        population = weights if isinstance(weights, pd.DataFrame) else None
+        if cohort is None and population is None:
+            raise FitError("weighting='mrp' needs the population: pass cohort= (with a "
+                           "population table) or weights=<population DataFrame>")
+        return mrp_estimates(fit, population=population, cohort=cohort,
+                             contrasts=contrasts, reference=reference, ci_prob=ci_prob)
+    computed = weights is None and weighting in ("fixed", "propagated")
+    if computed:
+        weights = computed_weights(fit, weighting, cohort, seed)
+    spec = person_weights(fit, weighting, weights)
+    if computed:  # calibrated to the cohort's population table
+        spec.population = "target"
+    params, n_chain, n_draw = stack_draws(fit.tree)
+    if spec.values is not None and spec.values.ndim == 2 and \
+            spec.values.shape[0] != n_chain * n_draw:
+        raise FitError(f"weight draws have {spec.values.shape[0]} rows; the posterior has "
+                       f"{n_chain * n_draw} draws (chain x draw): one weight draw per draw")
+    pairs = contrast_pairs(fit.design.modality_labels, contrasts, reference)
+    draws = draws_of_estimands(fit.model, fit.design, params, spec,
+                               contrast_pairs=pairs, chunk_bytes=chunk_bytes)
+    table = summarize_draws(draws, n_chain, n_draw, ci_prob=ci_prob)
+    table["outcome"] = fit.outcome
+    table["population"] = spec.population
+    table["weighting"] = spec.weighting
+    table["estimator"] = "model"
+    table["attrition"] = fit.model.attrition_label
+    table["n_persons"] = fit.design.n_person
+    table["assumption"] = ""
+    adjusted = table["estimand"].isin(["adjusted_level", "adjusted_change",
+                                       "modality_contrast"])
+    table.loc[adjusted, "assumption"] = ADJUSTED_ASSUMPTION
+    table.loc[table["estimand"].isin(["modality_level", "modality_change"]),
+              "assumption"] = DESCRIPTIVE
+    table = table[ESTIMAND_COLUMNS]
+    table.attrs.update({"ci_prob": ci_prob, "ci_kind": "equal-tailed",
+                        "outcome": fit.outcome})
+    return table
+
+def computed_weights(fit, weighting: str, cohort, seed: int | None):
+    """Weights from the cohort when none are given (None when none can be made)."""
+    if weighting == "propagated" and "weights" in fit.tree.children:
+        return None  # read from the fit's weights group by _weights
+    if cohort is None or getattr(cohort, "population", None) is None:
+        raise FitError(f"weighting={weighting!r} without weights= needs a cohort with a "
+                       "population table (pass cohort=, or weights=)")
+    from dtors_bayes.weighting import weights as wmod
+    if weighting == "fixed":
+        return wmod.calibration_weights(cohort, person_ids=fit.design.person_ids).weights
+    if seed is None:
+        seed = fit.provenance.get("sampler", {}).get("random_seed")
+    return wmod.propagated_weights_for_fit(fit, cohort, seed=seed)
+
+
+def sensitivity(fit, deltas=None, **kwargs):
+    """Pattern-mixture sensitivity from this fit, no refit.
+
+    Delegates to :func:`dtors_bayes.attrition.sensitivity.sensitivity` (delta grid or prior, by
+    wave/modality/subgroup, tipping points for stated conclusions).
+    """
+    return sensitivity(fit, deltas, **kwargs)
+
+def impute(fit, n: int = 20, **kwargs) -> pd.DataFrame:
+    """Posterior predictive draws of the missing outcomes, for reports.
+
+    Delegates to :func:`dtors_bayes.attrition.sensitivity.impute`.
+    """
+    return impute(fit, n, **kwargs)
+
+
+def bind(cls) -> None:
+    """Attach :func:`estimate`, :func:`sensitivity` and :func:`impute` as methods of ``cls``."""
+    cls.estimate = estimate
+    cls.sensitivity = sensitivity
+    cls.impute = impute
