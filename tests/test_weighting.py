@@ -37,23 +37,24 @@ def raking_tables(draw):
     rng = np.random.default_rng(seed)
     cols, margins = {}, {}
     total = float(draw(st.floats(100.0, 1e6)))
+    # Margins are the category totals of one positive weighting of the sample, so a positive
+    # solution exists and raking must reach them. (Perturbing each variable's shares on its
+    # own, as before, can give jointly infeasible margins; derandomised exploration found
+    # such a table, where no algorithm can converge.)
+    w_true = rng.uniform(0.3, 3.0, n)
+    w_true *= total / w_true.sum()
     for v in range(n_vars):
         k = draw(st.integers(2, 4))
         codes = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
         rng.shuffle(codes)
         cols[f"v{v}"] = [f"c{c}" for c in codes]
-        # targets near the sample shares (raking of real surveys starts close to them)
-        share = np.bincount(codes, minlength=k) / n * rng.uniform(0.7, 1.4, k)
-        margins[f"v{v}"] = pd.Series(total * share / share.sum(),
+        margins[f"v{v}"] = pd.Series(np.bincount(codes, weights=w_true, minlength=k),
                                      index=[f"c{c}" for c in range(k)])
     base = rng.uniform(0.5, 2.0, n)
     return pd.DataFrame(cols), margins, base, total
 
 
-# derandomize: a fixed set of 40 examples per run. Random exploration once found a table
-# (4 x 4 categories, 16 persons) where IPF needed > 5000 sweeps (error 9e-4): slow, not
-# wrong; recorded in ARCHITECTURE.md open problems rather than left to fail CI by chance.
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=40, deadline=None)
 @given(raking_tables())
 def test_raking_hits_margins(table):
     persons, margins, base, total = table

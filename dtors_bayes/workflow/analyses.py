@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from dtors_bayes.attrition.sensitivity import impute as _impute
+from dtors_bayes.attrition.sensitivity import sensitivity as _sensitivity
 from dtors_bayes.constants import CI_PROB
 from dtors_bayes.estimands.engine import (
     ADJUSTED_ASSUMPTION,
@@ -24,6 +26,7 @@ from dtors_bayes.estimands.engine import (
 from dtors_bayes.estimands.weights import person_weights
 from dtors_bayes.exceptions import FitError
 from dtors_bayes.models.sampling import stack_draws
+from dtors_bayes.weighting import weights as wmod
 
 
 def estimate(fit, weighting: str = "none", *, weights: Any = None, cohort=None,
@@ -126,7 +129,6 @@ def computed_weights(fit, weighting: str, cohort, seed: int | None):
     if cohort is None or getattr(cohort, "population", None) is None:
         raise FitError(f"weighting={weighting!r} without weights= needs a cohort with a "
                        "population table (pass cohort=, or weights=)")
-    from dtors_bayes.weighting import weights as wmod
     if weighting == "fixed":
         return wmod.calibration_weights(cohort, person_ids=fit.design.person_ids).weights
     if seed is None:
@@ -134,24 +136,14 @@ def computed_weights(fit, weighting: str, cohort, seed: int | None):
     return wmod.propagated_weights_for_fit(fit, cohort, seed=seed)
 
 
-def sensitivity(fit, deltas=None, **kwargs):
-    """Pattern-mixture sensitivity from this fit, no refit.
-
-    Delegates to :func:`dtors_bayes.attrition.sensitivity.sensitivity` (delta grid or prior, by
-    wave/modality/subgroup, tipping points for stated conclusions).
-    """
-    return sensitivity(fit, deltas, **kwargs)
-
-def impute(fit, n: int = 20, **kwargs) -> pd.DataFrame:
-    """Posterior predictive draws of the missing outcomes, for reports.
-
-    Delegates to :func:`dtors_bayes.attrition.sensitivity.impute`.
-    """
-    return impute(fit, n, **kwargs)
-
-
 def bind(cls) -> None:
-    """Attach :func:`estimate`, :func:`sensitivity` and :func:`impute` as methods of ``cls``."""
+    """Attach the analyses of a fit as methods of ``cls`` (:class:`~dtors_bayes.models.fit.Fit`).
+
+    ``estimate`` is :func:`estimate`; ``sensitivity`` and ``impute`` are
+    :func:`dtors_bayes.attrition.sensitivity.sensitivity` and
+    :func:`~dtors_bayes.attrition.sensitivity.impute` themselves (same signature, same
+    docstring), so ``fit.sensitivity(deltas)`` is ``sensitivity(fit, deltas)``.
+    """
     cls.estimate = estimate
-    cls.sensitivity = sensitivity
-    cls.impute = impute
+    cls.sensitivity = _sensitivity
+    cls.impute = _impute
