@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell (cat pyproject.toml; echo $(PY_WANT)) | sha2
 PYTHON := $(VENV)/bin/python
 DEMO_DRAWS ?= 1000
 
-.PHONY: demo test lint venv clean data bench
+.PHONY: demo test lint venv clean data bench check-wheel
 
 venv: $(STAMP)
 
@@ -24,6 +24,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check dtors_bayes tests benchmarks notebooks
 	$(PYTHON) -m pytest -q -p no:cacheprovider
+
+check-wheel: $(STAMP)
+	bash scripts/check_wheel.sh $(PYTHON)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -49,7 +49,8 @@ import numpy as np
 import pandas as pd
 from study_cli import sampler_kwargs, select_methods, study_parser
 
-from dtors_bayes.studies.coverage import Method, Scenario, coverage_study_in_rounds
+from dtors_bayes.studies.coverage import coverage_study_in_rounds
+from dtors_bayes.studies.design import Method, Scenario
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "attrition_coverage"
@@ -122,8 +123,8 @@ def _fit(cohort, seed, attrition, sampler_kwargs):
 
 def mar_fn(cohort, seed, sim, sampler_kwargs) -> pd.DataFrame:
     """MAR g-computation and, from the same fit, pattern-mixture at the true delta."""
-    from dtors_bayes.attrition.sensitivity import sensitivity
-    from dtors_bayes.studies.coverage import estimates_with_intervals
+    from dtors_bayes.attrition.pattern_mixture import sensitivity
+    from dtors_bayes.studies.design import estimates_with_intervals
 
     fit = _fit(cohort, seed, "mar", sampler_kwargs)
     est = _keep(estimates_with_intervals(fit, contrasts=[CONTRAST]))
@@ -143,7 +144,7 @@ def mar_fn(cohort, seed, sim, sampler_kwargs) -> pd.DataFrame:
 def selection_fn(cohort, seed, sim, model_kwargs, sampler_kwargs) -> pd.DataFrame:
     """Selection model with the prior centred on the truth ("true") or wrong-signed."""
     from dtors_bayes.models.selection import Selection
-    from dtors_bayes.studies.coverage import estimates_with_intervals
+    from dtors_bayes.studies.design import estimates_with_intervals
 
     k = sim.effective_kappa
     centre = k if model_kwargs["prior"] == "true" else max(abs(k), 1.0)

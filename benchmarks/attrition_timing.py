@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dtors_bayes.attrition.sensitivity import sensitivity
+from dtors_bayes.attrition.pattern_mixture import sensitivity
 from dtors_bayes.models.change_model import ChangeModel
 from dtors_bayes.models.selection import Selection
 from dtors_bayes.simulation.bundle import load_example

@@ -1,9 +1,9 @@
 """Complete-case intervals: propagated weight draws against the fixed-weight linearisation.
 
 No MCMC: only the design-based complete-case estimator
-(:func:`dtors_bayes.weighting.weights.complete_case_estimates`). Each replicate simulates one cohort
-(the weighting study's scenario: ``n_persons=500``, sites, areas and response counts
-scaled from DTORS, ``recruitment_bias=1``, ``population_size=20000``,
+(:func:`dtors_bayes.weighting.complete_case.complete_case_estimates`). Each replicate
+simulates one cohort (the weighting study's scenario: ``n_persons=500``, sites, areas and
+response counts scaled from DTORS, ``recruitment_bias=1``, ``population_size=20000``,
 ``n_population_areas=60``, MAR attrition) and estimates the target-population level at
 each wave and the change from intake of ``employed`` and ``acquisitive_crime`` by
 
@@ -13,7 +13,7 @@ each wave and the change from intake of ``employed`` and ``acquisitive_crime`` b
 - ``bb_<bootstrap>``: ``--draws`` propagated weight draws (Bayesian bootstrap, raking and
   weighted-likelihood-bootstrap response model, trimmed per copy), equal-tailed 90%
   interval, for each Bayesian-bootstrap design of ``--bootstraps``
-  (:func:`dtors_bayes.weighting.weights.bootstrap_stages`).
+  (:func:`dtors_bayes.weighting.draws.bootstrap_stages`).
 
 Reported per outcome, estimand and wave: the mean over replicates of the width ratio
 (propagated / linearisation, each bootstrap against the linearisation with the matching
@@ -32,7 +32,8 @@ variability; bias is excluded), with Monte Carlo error ``ratio / sqrt(2 (R - 1))
 
 Replicates run until ``--replicates`` or ``--minutes`` (one core, numpy only). The weight
 draws do not depend on the outcome, so the two outcomes of a replicate share them (a memo
-around ``dtors_bayes.weighting.weights._draws``; the estimates still go through
+around :func:`dtors_bayes.weighting.draws.weight_draw_arrays`, patched in as the name
+``dtors_bayes.weighting.complete_case`` calls; the estimates still go through
 ``complete_case_estimates``).
 
 Usage::
@@ -52,9 +53,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from dtors_bayes.studies.coverage import Scenario, markdown_table
-from dtors_bayes.weighting import weights as weighting
-from dtors_bayes.weighting.weights import complete_case_estimates, fixed_weights
+from dtors_bayes.studies.coverage import markdown_table
+from dtors_bayes.studies.design import Scenario
+from dtors_bayes.weighting import complete_case
+from dtors_bayes.weighting.complete_case import complete_case_estimates
+from dtors_bayes.weighting.response import fixed_weights
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "cc_propagated_width.md"
@@ -63,12 +66,12 @@ CI = 0.90
 KEYS = [("level", 0), ("level", 1), ("level", 2), ("change", 1), ("change", 2)]
 
 
-_DRAWS = weighting._draws
+_DRAWS = complete_case.weight_draw_arrays
 _MEMO: dict = {}
 
 
 def _shared_draws(persons, population, n_draws, **kw):
-    """``weighting._draws``, computed once per cohort and settings (outcome-free)."""
+    """``weight_draw_arrays``, computed once per cohort and settings (outcome-free)."""
     key = (id(persons), n_draws, kw.get("seed"), kw.get("trim"), kw.get("bootstrap"),
            kw.get("interviewed") is None)
     if key not in _MEMO:
@@ -208,7 +211,8 @@ def main(argv: list[str] | None = None) -> None:
                f"replicates, seeds {seeds[0]}..{seeds[-1]}; one core, about "
                f"{args.minutes:g} min per run)")
     else:
-        weighting._draws = _shared_draws  # both outcomes of a replicate share the draws
+        # both outcomes of a replicate share the draws: replace the name complete_case calls
+        complete_case.weight_draw_arrays = _shared_draws
         rows: list[dict] = []
         r = 0
         while r < args.replicates and (time.time() - t0) / 60 < args.minutes:

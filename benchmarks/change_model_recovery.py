@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from dtors_bayes.studies.coverage import Method, Scenario, coverage_study, dask_client
+from dtors_bayes.studies.coverage import coverage_study
+from dtors_bayes.studies.design import Method, Scenario
+from dtors_bayes.studies.execute import dask_client
 
 OUTCOMES = {
     "acquisitive_crime": "bernoulli",

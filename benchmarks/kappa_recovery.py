@@ -32,13 +32,8 @@ import numpy as np
 import pandas as pd
 from study_cli import sampler_kwargs, select_methods, study_parser
 
-from dtors_bayes.studies.coverage import (
-    Method,
-    Scenario,
-    converged,
-    coverage_study_in_rounds,
-    markdown_table,
-)
+from dtors_bayes.studies.coverage import converged, coverage_study_in_rounds, markdown_table
+from dtors_bayes.studies.design import Method, Scenario
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "kappa_recovery"
@@ -52,7 +47,7 @@ def selection_fn(cohort, seed, sim, model_kwargs, sampler_kwargs) -> pd.DataFram
     """Fit the selection model; overall estimates plus the kappa posterior summary."""
     from dtors_bayes.models.change_model import ChangeModel
     from dtors_bayes.models.selection import Selection
-    from dtors_bayes.studies.coverage import estimates_with_intervals
+    from dtors_bayes.studies.design import estimates_with_intervals
 
     prior = (sim.effective_kappa, float(model_kwargs["prior_sd"]))
     model = ChangeModel(OUTCOME, "bernoulli", time=model_kwargs["time"], covariates=COVARIATES,

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from dtors_bayes.models.change_model import ChangeModel
     from dtors_bayes.simulation.generate import simulate_cohort
-    from dtors_bayes.studies.coverage import cohort_kwargs
+    from dtors_bayes.studies.design import cohort_kwargs
 
     sim = simulate_cohort(args.seed, **cohort_kwargs(args.persons, attrition="mar",
                                                      outcomes=[OUTCOME]))

@@ -26,7 +26,7 @@ import time
 import warnings
 from pathlib import Path
 
-from dtors_bayes.studies.coverage import dask_client
+from dtors_bayes.studies.execute import dask_client
 from dtors_bayes.studies.sbc import sbc_study
 
 HERE = Path(__file__).resolve().parent

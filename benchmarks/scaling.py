@@ -47,7 +47,7 @@ def stage_fit(n: int, path: Path, draws: int, tune: int, chains: int, seed: int,
     """Simulate and fit one cohort size; save the fit (runs in a fresh subprocess)."""
     from dtors_bayes.models.change_model import ChangeModel
     from dtors_bayes.simulation.generate import simulate_cohort
-    from dtors_bayes.studies.coverage import cohort_kwargs
+    from dtors_bayes.studies.design import cohort_kwargs
 
     t0 = time.perf_counter()
     sim = simulate_cohort(seed, **cohort_kwargs(n, n_sites=342, n_areas=94, attrition="mar",

@@ -35,7 +35,7 @@ import pandas as pd
 from attrition_coverage import COVARIATES, OUTCOME, build
 
 from dtors_bayes.models.change_model import ChangeModel
-from dtors_bayes.studies.coverage import replicate_seeds
+from dtors_bayes.studies.seeds import replicate_seeds
 
 VARIANTS = {"by_time": True, "pooled": False}
 

@@ -38,7 +38,8 @@ from pathlib import Path
 import pandas as pd
 from study_cli import sampler_kwargs, select_methods, study_parser
 
-from dtors_bayes.studies.coverage import Method, Scenario, coverage_study_in_rounds, markdown_table
+from dtors_bayes.studies.coverage import coverage_study_in_rounds, markdown_table
+from dtors_bayes.studies.design import Method, Scenario
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -55,12 +56,10 @@ METHODS = ["model_unweighted", "model_fixed", "model_propagated", "mrp", "cc_unw
 def weighting_fn(cohort, seed, sim, model_kwargs, sampler_kwargs) -> pd.DataFrame:
     """One MAR fit of one outcome; every weighting method's rows (label in ``estimator``)."""
     from dtors_bayes.models.change_model import ChangeModel
+    from dtors_bayes.weighting.complete_case import complete_case_estimates
+    from dtors_bayes.weighting.draws import propagated_weights_for_fit
     from dtors_bayes.weighting.mrp import mrp_estimates
-    from dtors_bayes.weighting.weights import (
-        complete_case_estimates,
-        fixed_weights,
-        propagated_weights_for_fit,
-    )
+    from dtors_bayes.weighting.response import fixed_weights
 
     outcome = model_kwargs["outcome"]
     model = ChangeModel(outcome=outcome, family="bernoulli", covariates=COVARIATES)
@@ -133,12 +132,9 @@ def decomposition(args) -> str:
     matplotlib.use("Agg")
     from dtors_bayes.models.change_model import ChangeModel
     from dtors_bayes.simulation.generate import simulate_cohort
-    from dtors_bayes.weighting.weights import (
-        fixed_weights,
-        plot_variance_decomposition,
-        variance_decomposition,
-        weight_summary,
-    )
+    from dtors_bayes.weighting.diagnostics import weight_summary
+    from dtors_bayes.weighting.response import fixed_weights
+    from dtors_bayes.weighting.variance import plot_variance_decomposition, variance_decomposition
 
     sim = simulate_cohort(seed=args.seed, n_persons=args.persons, attrition="mar",
                           recruitment_bias=1.0, outcomes=list(OUTCOMES))

@@ -31,12 +31,10 @@ def main(seed: int = 7) -> str:
     from samplics.weighting import SampleWeight
 
     from dtors_bayes.simulation.generate import simulate_cohort
+    from dtors_bayes.weighting.calibration import calibration_problem
+    from dtors_bayes.weighting.complete_case import complete_case_estimates
     from dtors_bayes.weighting.raking import rake
-    from dtors_bayes.weighting.weights import (
-        calibration_problem,
-        complete_case_estimates,
-        fixed_weights,
-    )
+    from dtors_bayes.weighting.response import fixed_weights
 
     sim = simulate_cohort(seed=seed, attrition="mar", outcomes=["acquisitive_crime", "employed"])
     c = sim.cohort

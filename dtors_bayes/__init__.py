@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from dtors_bayes.attrition.sensitivity import impute, sensitivity
+from dtors_bayes.attrition.imputation import impute
+from dtors_bayes.attrition.pattern_mixture import sensitivity
 from dtors_bayes.comparison.compare import compare
 from dtors_bayes.data.cohort import Cohort
 from dtors_bayes.data.summary import CohortSummary
@@ -17,18 +18,16 @@ from dtors_bayes.models.change_model import ChangeModel
 from dtors_bayes.models.families import FAMILIES, get_family
 from dtors_bayes.models.fit import Fit
 from dtors_bayes.models.io import load_fit
-from dtors_bayes.models.selection import ResponseModel, Selection
+from dtors_bayes.models.response import ResponseModel
+from dtors_bayes.models.selection import Selection
 from dtors_bayes.simulation.bundle import load_example, load_example_truth
 from dtors_bayes.simulation.generate import SimulatedCohort, simulate_cohort
 from dtors_bayes.simulation.truth import Truth
+from dtors_bayes.weighting.complete_case import complete_case_estimates
+from dtors_bayes.weighting.diagnostics import kish_ess
+from dtors_bayes.weighting.draws import attach_weights, weight_draws
 from dtors_bayes.weighting.mrp import mrp_estimates
-from dtors_bayes.weighting.weights import (
-    attach_weights,
-    complete_case_estimates,
-    fixed_weights,
-    kish_ess,
-    weight_draws,
-)
+from dtors_bayes.weighting.response import fixed_weights
 from dtors_bayes.workflow import analyses as _analyses
 
 # The analyses of a fit live above models/; bind them as Fit methods (see

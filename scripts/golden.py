@@ -116,7 +116,14 @@ def check(folder: Path, refit: bool) -> int:
         for name, t in tables(f).items():
             g = pd.read_parquet(folder / "estimates" / f"{f.stem}__{name}.parquet")
             verdict = compare(t.reset_index(drop=True), g.reset_index(drop=True))
-            bad += verdict != "ok"
+            keys = [c for c in ("estimand", "wave", "modality", "contrast", "delta", "group")
+                    if c in t.columns and c in g.columns]
+            if verdict != "ok" and keys:
+                again = compare(t.sort_values(keys).reset_index(drop=True),
+                                g.sort_values(keys).reset_index(drop=True))
+                verdict = "ok (same rows, new order)" if again == "ok" else \
+                    f"{again} (rows compared in key order)"
+            bad += not verdict.startswith("ok")
             print(f"{f.stem:32s} {name:14s} {verdict}")
     print("all tables match" if not bad else f"{bad} table(s) differ")
     return int(bad > 0)

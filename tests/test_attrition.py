@@ -12,16 +12,14 @@ from dtors_bayes.exceptions import ModelError
 from dtors_bayes.models.change_model import ChangeModel
 from dtors_bayes.models.design import Design, late_interviews, on_time_limits
 from dtors_bayes.models.predictor import linear_predictor
-from dtors_bayes.models.selection import (
+from dtors_bayes.models.response import (
     ResponseModel,
-    Selection,
-    from_dict,
     is_monotone,
-    missing_cell_months,
     response_layout,
     response_linear_predictor,
     response_propensity_draws,
 )
+from dtors_bayes.models.selection import Selection, from_dict, missing_cell_months
 
 
 def design(family="bernoulli", intermittent=False, n=6, trials=3, seed=0):
@@ -242,7 +240,7 @@ def test_propensity_draws_from_a_hand_posterior():
         "r_rho_prev": (("chain", "draw"), rng.normal(size=(1, s))),
         "r_beta_covariate": (("chain", "draw", "covariate"), rng.normal(size=(1, s, 1))),
     })
-    from dtors_bayes.models.selection import ResponseFit
+    from dtors_bayes.models.response import ResponseFit
 
     rf = ResponseFit(ResponseModel(), d, lay, xr.DataTree.from_dict({"posterior": post}))
     p = rf.response_propensity_draws()
@@ -266,7 +264,8 @@ def test_propensity_draws_from_a_hand_posterior():
 @pytest.mark.integration
 def test_tiny_selection_fit_end_to_end():
     """A real (tiny) joint fit: estimates carry the label; sensitivity and impute run on it."""
-    from dtors_bayes.attrition.sensitivity import impute, sensitivity
+    from dtors_bayes.attrition.imputation import impute
+    from dtors_bayes.attrition.pattern_mixture import sensitivity
     from dtors_bayes.testing import TINY_SAMPLER, tiny_cohort
 
     cohort = tiny_cohort(60)

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from conftest import OUTCOMES, long_frame
 
-from dtors_bayes.data.cohort import Cohort, infer_family
+from dtors_bayes.data.build import infer_family
+from dtors_bayes.data.cohort import Cohort
 from dtors_bayes.data.summary import CohortSummary
 from dtors_bayes.exceptions import CohortError
 

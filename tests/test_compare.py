@@ -8,13 +8,10 @@ import pytest
 import dtors_bayes as db
 
 # (db.compare is the function; the submodule's names are imported from it directly)
-from dtors_bayes.comparison.compare import (
-    MAR_MNAR_NOTE,
-    compare,
-    kfold_by_group,
-    loo,
-    posterior_predictive_check,
-)
+from dtors_bayes.comparison.compare import MAR_MNAR_NOTE, compare
+from dtors_bayes.comparison.kfold import kfold_by_group
+from dtors_bayes.comparison.loo import loo
+from dtors_bayes.comparison.ppc import posterior_predictive_check
 from dtors_bayes.models.sampling import pointwise_log_likelihood
 from dtors_bayes.testing import TINY_SAMPLER, tiny_cohort
 

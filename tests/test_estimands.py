@@ -193,3 +193,51 @@ def test_offsets_shift_only_the_chosen_persons_and_wave():
     eta[:, :, 1] += delta * missing
     np.testing.assert_allclose(out[("level", 1, "", "")], expit(eta[:, :, 1]).mean(1), rtol=1e-12)
     np.testing.assert_allclose(out[("level", 0, "", "")], expit(eta[:, :, 0]).mean(1), rtol=1e-12)
+
+
+def test_one_definition_of_every_estimand_for_persons_and_population_cells():
+    """assemble_estimands is the one definition: MRP and g-computation get the same keys;
+    a modality nobody in the model received gets no adjusted row and no contrast, however
+    many population cells it has; a modality absent from the averaged units gets no
+    descriptive row."""
+    from types import SimpleNamespace
+
+    from dtors_bayes.estimands.engine import assemble_estimands
+    from dtors_bayes.estimands.weights import WeightSpec
+
+    rng = np.random.default_rng(0)
+    S, M, T = 5, 3, 3
+    level, own, adj = rng.random((S, T)), rng.random((S, M, T)), rng.random((S, M, T))
+    model = SimpleNamespace(baseline="outcome")
+    design = SimpleNamespace(modality_labels=["a", "b", "c"], modality=np.array([0, 0, 1, 1]),
+                             waves=[0, 1, 2], schedule={0: 0.0, 1: 3.0, 2: 12.0})
+    w = WeightSpec(None, "none", "sample")
+    pairs = [("b", "a"), ("c", "a")]
+    persons = assemble_estimands(model, design, level, own, adj, w, pairs)
+    cells = assemble_estimands(model, design, level, own, adj, w, pairs,
+                               present=[True, True, True])
+    # "c" has population cells but no modelled person: descriptive rows only for MRP
+    assert set(cells) - set(persons) == {("modality_level", t, "c", "") for t in (0, 1, 2)} | {
+        ("modality_change", t, "c", "") for t in (1, 2)}
+    for keys in (persons, cells):
+        assert not any(k[0].startswith("adjusted") and k[2] == "c" for k in keys)
+        assert ("modality_contrast", 2, "", "c - a") not in keys
+        np.testing.assert_allclose(keys[("modality_contrast", 2, "", "b - a")],
+                                   (adj[:, 1, 2] - adj[:, 1, 0]) - (adj[:, 0, 2] - adj[:, 0, 0]))
+    overall = assemble_estimands(model, design, level, own, adj, w, pairs, modalities=False)
+    assert {k[0] for k in overall} == {"level", "change", "ratio"}
+
+
+def test_every_model_path_labels_its_rows_the_same_way():
+    from dtors_bayes.estimands.engine import ADJUSTED_ASSUMPTION, DESCRIPTIVE, estimand_table
+
+    rng = np.random.default_rng(1)
+    draws = {("level", 0, "", ""): rng.random(40), ("modality_level", 0, "a", ""): rng.random(40),
+             ("adjusted_level", 0, "a", ""): rng.random(40)}
+    kw = {"ci_prob": 0.9, "outcome": "y", "population": "target", "weighting": "mrp",
+          "attrition": "mar", "n_persons": 4}
+    plain = estimand_table(draws, 2, 20, **kw).set_index("estimand")["assumption"]
+    mrp = estimand_table(draws, 2, 20, assumption="MRP", **kw).set_index("estimand")["assumption"]
+    assert plain["level"] == "" and mrp["level"] == "MRP"
+    assert plain["modality_level"] == DESCRIPTIVE and mrp["modality_level"] == "MRP; " + DESCRIPTIVE
+    assert mrp["adjusted_level"] == "MRP; " + ADJUSTED_ASSUMPTION

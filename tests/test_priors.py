@@ -12,7 +12,7 @@ from dtors_bayes.models.change_model import ChangeModel
 from dtors_bayes.models.families import FAMILIES
 from dtors_bayes.models.predictor import linear_predictor, trajectory_levels
 from dtors_bayes.models.priors import HALFNORMAL_MEAN, ZEGER_C2, basis_centres, parse_level_loc
-from dtors_bayes.studies.sbc import _scalar_quantities, frozen_priors, ranked_names
+from dtors_bayes.studies.sbc_design import _scalar_quantities, frozen_priors, ranked_names
 from dtors_bayes.testing import FAMILY_OUTCOME, tiny_cohort
 
 
@@ -249,7 +249,7 @@ def test_frozen_priors_freeze_the_wave_centres(cohort):
 def test_sbc_design_freezes_every_wave_under_a_partial_user_table():
     import json
 
-    from dtors_bayes.studies.sbc import _design_for
+    from dtors_bayes.studies.sbc_design import _design_for
 
     model, design = _design_for("bernoulli", 60, 1, json.dumps(
         {"time": "wave", "levels": [], "priors": {"level_loc": {"2": -2.0}}}))
@@ -296,7 +296,7 @@ def test_prior_predictive_fu2_level_sits_at_the_observed_fu2_proportion():
     from scipy.special import expit
 
     from dtors_bayes.simulation.generate import simulate_cohort
-    from dtors_bayes.studies.coverage import cohort_kwargs
+    from dtors_bayes.studies.design import cohort_kwargs
 
     sim = simulate_cohort(1, **cohort_kwargs(300, outcomes=["acquisitive_crime"],
                                              attrition="mcar"))

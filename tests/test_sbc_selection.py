@@ -10,13 +10,14 @@ import warnings
 import numpy as np
 import pytest
 
-from dtors_bayes.models.selection import Selection, is_monotone, response_layout
-from dtors_bayes.studies.sbc import (
+from dtors_bayes.models.response import is_monotone, response_layout
+from dtors_bayes.models.selection import Selection
+from dtors_bayes.studies.sbc import sbc_study
+from dtors_bayes.studies.sbc_design import (
     _design_for,
     _free_names,
     _scalar_quantities,
     ranked_names,
-    sbc_study,
     selection_template,
     simulate_dataset,
 )

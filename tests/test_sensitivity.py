@@ -10,13 +10,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from dtors_bayes.attrition.sensitivity import (
-    Conclusion,
-    check_deltas,
-    impute,
-    sensitivity,
-    tipping_point,
-)
+from dtors_bayes.attrition.imputation import impute
+from dtors_bayes.attrition.pattern_mixture import check_deltas, sensitivity
+from dtors_bayes.attrition.tipping import Conclusion, tipping_point
 from dtors_bayes.estimands.engine import contrast_pairs, draws_of_estimands
 from dtors_bayes.estimands.weights import WeightSpec
 from dtors_bayes.exceptions import FitError

@@ -9,26 +9,26 @@ import pandas as pd
 import pytest
 
 from dtors_bayes.studies.coverage import (
-    Method,
-    Scenario,
     add_coverage_columns,
-    cohort_kwargs,
     converged,
     coverage_study,
     coverage_study_in_rounds,
     join_truth,
-    read_study_file,
-    replicate_seeds,
     select_estimands,
     summarize_coverage,
 )
-from dtors_bayes.studies.sbc import (
-    frozen_priors,
+from dtors_bayes.studies.design import Method, Scenario, cohort_kwargs, estimates_with_intervals
+from dtors_bayes.studies.execute import Execution
+from dtors_bayes.studies.files import read_study_file
+from dtors_bayes.studies.sbc import sbc_study
+from dtors_bayes.studies.sbc_design import frozen_priors
+from dtors_bayes.studies.sbc_ranks import (
     pit_values,
     rank_statistic,
     summarize_ranks,
     uniformity_test,
 )
+from dtors_bayes.studies.seeds import key_name, replicate_seeds
 
 OUTCOME = "acquisitive_crime"
 TINY_SCENARIO = Scenario("mar", {"n_persons": 150, "n_sites": 20, "n_areas": 5,
@@ -56,6 +56,63 @@ def test_cohort_kwargs_scale_dtors_and_respect_overrides():
     assert kw["n_persons"] == 150 and kw["n_sites"] == 20
     assert 0 < fu2 < fu1 < 150 and 0 < late < 150 - fu1
     assert kw["n_areas"] <= kw["n_sites"]
+
+
+# ---------------------------------------------------------------------------- cache keys
+#: Cache file names the package computed before it moved into rooms (commit 9b3bb16, where
+#: this room was the flat modules ``dtors_bayes.studies`` and ``dtors_bayes.sbc``): days of
+#: cached replicates are keyed on them, so no move may change them.
+PRE_ROOM_CACHE_FILES = [
+    "mar__change_model__r0000__2cfaada4d773d72a.parquet",
+    "mar__change_model__r0001__68a6ff94b6152244.parquet",
+    "mar__pkgfn__r0000__00b558aa80b6943f.parquet",
+    "mar__pkgfn__r0001__1caa59e51ff57f90.parquet",
+    "gaussian__0000__7398ce304e05b25e.parquet",
+    "gaussian__0001__bacc249b42622b6b.parquet",
+    "bernoulli_selection__0000__68c2d382742e0e90.parquet",
+]
+
+
+def test_cache_keys_spell_the_pre_room_class_and_function_paths():
+    assert Scenario("mar").key()["class"] == "dtors_bayes.studies.Scenario"
+    assert Method("m").key()["class"] == "dtors_bayes.studies.Method"
+    assert key_name(estimates_with_intervals) == "dtors_bayes.studies.estimates_with_intervals"
+    assert key_name(sbc_study) == "dtors_bayes.sbc.sbc_study"
+
+    class MyScenario(Scenario):
+        pass
+
+    class MyMethod(Method):
+        pass
+
+    # a subclass keeps its real path; so does a function outside the room
+    assert MyScenario("mar").key()["class"] == f"{__name__}.{MyScenario.__qualname__}"
+    assert MyMethod("m").key()["class"] == f"{__name__}.{MyMethod.__qualname__}"
+    assert key_name(np.mean) == f"{np.mean.__module__}.mean"
+
+
+def test_cache_file_names_match_the_pre_room_package(monkeypatch, tmp_path):
+    """Coverage and SBC tasks get the cache files they had before the room move (no fits)."""
+    import dtors_bayes.studies.coverage as coverage_module
+    import dtors_bayes.studies.sbc as sbc_module
+
+    files = []
+
+    def record(tasks, **kwargs):
+        files.extend(t.path.name for t in tasks)
+        return Execution([], 0, 0, [])
+
+    monkeypatch.setattr(coverage_module, "execute", record)
+    monkeypatch.setattr(sbc_module, "execute", record)
+    sc = Scenario("mar", {"n_persons": 300, "attrition": "mar"})
+    methods = [Method("change_model", {"outcome": "mental_health", "time": "months"}, {},
+                      {"draws": 100}),
+               Method("pkgfn", method_fn=estimates_with_intervals)]
+    coverage_study([sc], methods, 2, cache_dir=tmp_path, progress=False, seed=3)
+    sbc_study("gaussian", 2, cache_dir=tmp_path, progress=False, seed=5)
+    sbc_study("bernoulli", 1, cache_dir=tmp_path, progress=False, seed=5,
+              selection_kappa=(0.0, 1.0), model_kwargs={"time": "wave"})
+    assert files == PRE_ROOM_CACHE_FILES
 
 
 # ---------------------------------------------------------------------------- arithmetic

@@ -17,12 +17,28 @@ from scipy.special import expit
 from dtors_bayes.estimands.engine import ESTIMAND_COLUMNS
 from dtors_bayes.exceptions import CohortError
 from dtors_bayes.weighting import mrp
-from dtors_bayes.weighting import weights as W
+from dtors_bayes.weighting.calibration import calibration_problem, calibration_weights
+from dtors_bayes.weighting.complete_case import complete_case_estimates
+from dtors_bayes.weighting.diagnostics import kish_ess, largest_weights, weight_summary
+from dtors_bayes.weighting.draws import (
+    attach_weights,
+    bayesian_bootstrap,
+    bootstrap_stages,
+    propagated_weights_for_fit,
+    weight_draw_arrays,
+    weight_draws,
+)
 from dtors_bayes.weighting.raking import (
     margins_from_population,
     rake,
     raking_problem,
     weighted_median,
+)
+from dtors_bayes.weighting.response import fit_logistic, fixed_weights
+from dtors_bayes.weighting.variance import (
+    _imputation_variance,
+    plot_variance_decomposition,
+    variance_decomposition,
 )
 
 matplotlib.use("Agg")
@@ -124,7 +140,7 @@ def test_raking_trimming_hits_margins_and_cap_when_attainable():
         assert res.cap == pytest.approx(trim * np.median(res.weights))
         assert res.weights.max() <= 1.05 * res.cap
     # Per copy: with a bootstrap multiplier m the cap applies to w / m, not to w.
-    m = W.bayesian_bootstrap(n, 1, np.random.default_rng(2))[0]
+    m = bayesian_bootstrap(n, 1, np.random.default_rng(2))[0]
     res = rake(prob, base * m, multiplier=m, trim=3.0)
     a = res.weights / m
     assert res.converged and res.trim_attained
@@ -170,9 +186,9 @@ def test_raking_non_convergence_raises_with_error_achieved():
 
 # ------------------------------------------------------------------ small known cases
 def test_kish_ess_known_vector():
-    assert W.kish_ess(np.array([1.0, 1.0, 2.0, 2.0])) == pytest.approx(36 / 10)
-    assert W.kish_ess(np.ones(7)) == pytest.approx(7)
-    s = W.weight_summary(np.array([1.0, 1.0, 2.0, 2.0]))
+    assert kish_ess(np.array([1.0, 1.0, 2.0, 2.0])) == pytest.approx(36 / 10)
+    assert kish_ess(np.ones(7)) == pytest.approx(7)
+    s = weight_summary(np.array([1.0, 1.0, 2.0, 2.0]))
     assert s["deff"] == pytest.approx(4 / 3.6) and s["max_over_median"] == pytest.approx(4 / 3)
 
 
@@ -180,7 +196,7 @@ def test_bayesian_bootstrap_mean_and_variance_of_a_mean():
     # E[D'y] = ybar; Var[D'y] = s^2 (n-1) / (n (n+1)) (see weighting module notes)
     y = np.array([0.0, 1.0, 3.0, 4.0, 10.0, -2.0])
     n = y.size
-    g = W.bayesian_bootstrap(n, 200_000, np.random.default_rng(1))
+    g = bayesian_bootstrap(n, 200_000, np.random.default_rng(1))
     np.testing.assert_allclose(g.sum(axis=1), n)
     est = g @ y / n
     s2 = y.var(ddof=1)
@@ -204,14 +220,14 @@ def test_trimmed_bootstrap_of_pure_rescaling_reproduces_known_variance():
     want = np.sqrt(y.var(ddof=1) * (n - 1) / (n * (n + 1)))
     tol = 4 / np.sqrt(2 * (S - 1))
     for trim in (5.0, None):
-        cal, _ = W._draws(persons, pop, S, seed=7, trim=trim, variables=["everyone"],
-                          bootstrap="persons")
+        cal, _ = weight_draw_arrays(persons, pop, S, seed=7, trim=trim, variables=["everyone"],
+                                    bootstrap="persons")
         est = cal @ y / cal.sum(axis=1)
         assert est.std(ddof=1) == pytest.approx(want, rel=tol)
         assert est.mean() == pytest.approx(y.mean(), abs=4 * want / np.sqrt(S))
     # Per copy the cap never binds on a pure rescaling; on the product it would.
-    prob = W.calibration_problem(persons, pop, ["everyone"])
-    g = W.bayesian_bootstrap(n, 1, np.random.default_rng(1))[0]
+    prob = calibration_problem(persons, pop, ["everyone"])
+    g = bayesian_bootstrap(n, 1, np.random.default_rng(1))[0]
     res = rake(prob, g, multiplier=g, trim=5.0)
     assert res.n_trimmed == 0 and res.trim_attained
     np.testing.assert_allclose(res.weights, g * 10_000.0 / n, rtol=1e-12)
@@ -236,8 +252,8 @@ def test_cluster_bootstrap_known_variances():
     y = rng.normal(size=A)[cl] + rng.normal(size=A * m)
     ybar = y.reshape(A, m).mean(axis=1)
     s2k = y.reshape(A, m).var(axis=1, ddof=1)
-    g1 = W.bayesian_bootstrap(A * m, S, np.random.default_rng(6), [cl], persons=False)
-    g2 = W.bayesian_bootstrap(A * m, S, np.random.default_rng(6), [cl], persons=True)
+    g1 = bayesian_bootstrap(A * m, S, np.random.default_rng(6), [cl], persons=False)
+    g2 = bayesian_bootstrap(A * m, S, np.random.default_rng(6), [cl], persons=True)
     for g in (g1, g2):
         np.testing.assert_allclose(g.sum(axis=1), A * m)
         assert (g > 0).all()
@@ -249,29 +265,29 @@ def test_cluster_bootstrap_known_variances():
     assert (g2 @ y / (A * m)).var() == pytest.approx(v2, rel=tol)
     # No stages: the persons bootstrap, unchanged (same draws as before this option)
     e = np.random.default_rng(3).standard_exponential((4, 10))
-    np.testing.assert_allclose(W.bayesian_bootstrap(10, 4, np.random.default_rng(3)),
+    np.testing.assert_allclose(bayesian_bootstrap(10, 4, np.random.default_rng(3)),
                                10 * e / e.sum(axis=1, keepdims=True))
 
 
 def test_bootstrap_stages_follow_the_cohort(sim):
     c = sim.cohort
-    stages, last, label = W.bootstrap_stages(c.persons)
+    stages, last, label = bootstrap_stages(c.persons)
     assert label == "area" and not last and len(stages) == 1
     assert len(np.unique(stages[0])) == c.persons["area_id"].nunique()
-    assert W.bootstrap_stages(c.persons, "multistage")[2] == "area > site > person"
-    assert W.bootstrap_stages(c.persons, "persons")[2] == "person"
+    assert bootstrap_stages(c.persons, "multistage")[2] == "area > site > person"
+    assert bootstrap_stages(c.persons, "persons")[2] == "person"
     bare = c.persons.drop(columns=["site_id", "area_id"])
-    assert W.bootstrap_stages(bare, "design") == ([], True, "person")
-    assert W.bootstrap_stages(c.persons.drop(columns="area_id"))[2] == "site"
+    assert bootstrap_stages(bare, "design") == ([], True, "person")
+    assert bootstrap_stages(c.persons.drop(columns="area_id"))[2] == "site"
     with pytest.raises(ValueError, match="allowed: 'design', 'multistage', 'persons'"):
-        W.bootstrap_stages(c.persons, "areas")
+        bootstrap_stages(c.persons, "areas")
 
 
 def test_logistic_matches_scipy_ml():
     rng = np.random.default_rng(3)
     X = np.column_stack([np.ones(300), rng.normal(size=(300, 2))])
     y = (rng.random(300) < expit(X @ [0.3, -1.0, 0.5])).astype(float)
-    beta, cov = W.fit_logistic(X, y, ridge=0.0)
+    beta, cov = fit_logistic(X, y, ridge=0.0)
 
     def nll(b):
         eta = X @ b
@@ -307,7 +323,7 @@ def test_complete_case_equals_hand_computation():
                        "calibration": [10.0, 20.0, 30.0, 15.0, 25.0],
                        "weight_wave1": [12.0, 0.0, 40.0, 20.0, 28.0],
                        "weight_wave2": [30.0, 25.0, 0.0, 45.0, 0.0]})
-    tab = W.complete_case_estimates(c, "crime", weights="fixed", fixed=fw, ci_prob=0.9)
+    tab = complete_case_estimates(c, "crime", weights="fixed", fixed=fw, ci_prob=0.9)
     assert list(tab.columns) == ESTIMAND_COLUMNS
     get = tab.set_index(["estimand", "wave", "modality"])["mean"]
     # intake: persons 1-4 observed, calibration weights
@@ -329,7 +345,7 @@ def test_complete_case_equals_hand_computation():
     assert row["sd"] == pytest.approx(se)
     assert row["ci_ub"] - row["mean"] == pytest.approx(1.6448536 * se, rel=1e-6)
     assert row["estimator"] == "complete_case" and row["n_persons"] == 4
-    none = W.complete_case_estimates(c, "crime", weights="none")
+    none = complete_case_estimates(c, "crime", weights="none")
     assert none.set_index(["estimand", "wave", "modality"])["mean"]["level", 0, ""] == \
         pytest.approx(3 / 4)
 
@@ -347,7 +363,7 @@ def sim():
 
 def test_fixed_weights_structure(sim):
     c = sim.cohort
-    fw = W.fixed_weights(c)
+    fw = fixed_weights(c)
     N = c.population["count"].sum()
     assert fw["calibration"].sum() == pytest.approx(N)
     for v in ("sex", "modality", "age_group"):
@@ -364,13 +380,13 @@ def test_fixed_weights_structure(sim):
     assert {"raking_max_error", "calibration_n_trimmed"} <= set(fw.attrs)
     assert fw.attrs["calibration_trim_attained"]
     assert fw.attrs["calibration_max_over_median"] <= 5.0 * 1.05
-    top = W.largest_weights(c.persons, fw["calibration"].to_numpy(), k=5)
+    top = largest_weights(c.persons, fw["calibration"].to_numpy(), k=5)
     assert "person_id" not in top.columns and top["n_top"].sum() == 5
 
 
 def test_weight_draws_hit_margins_and_vary(sim):
     c = sim.cohort
-    d = W.weight_draws(c, 20, seed=1)
+    d = weight_draws(c, 20, seed=1)
     N = c.population["count"].sum()
     np.testing.assert_allclose(d.sum(axis=1), N)
     got = pd.DataFrame(d.T).groupby(c.persons["sex"].to_numpy()).sum()
@@ -378,11 +394,11 @@ def test_weight_draws_hit_margins_and_vary(sim):
     np.testing.assert_allclose(got.loc[want.index].to_numpy(),
                                np.repeat(want.to_numpy()[:, None], 20, axis=1), rtol=1e-6)
     assert d.std(axis=0).mean() > 0
-    d1 = W.weight_draws(c, 5, seed=1, wave=1)
+    d1 = weight_draws(c, 5, seed=1, wave=1)
     assert np.all(d1[:, ~c.interviewed_matrix()[:, 1]] == 0)
-    dn = W.weight_draws(c, 5, seed=1, wave=1, response="normal")
+    dn = weight_draws(c, 5, seed=1, wave=1, response="normal")
     assert dn.shape == d1.shape
-    cc = W.complete_case_estimates(c, "acquisitive_crime", weights="propagated", n_draws=40)
+    cc = complete_case_estimates(c, "acquisitive_crime", weights="propagated", n_draws=40)
     assert (cc["population"] == "target").all() and np.isfinite(cc["ci_lb"]).all()
 
 
@@ -393,14 +409,14 @@ def test_draw_sd_unchanged_by_trimming_that_does_not_bind(sim, bootstrap):
     trim=5 equals that at trim=None within 5% (same seed, so same multipliers; 300 draws).
     The old rule (cap g x a) made it 17.6% narrower (0.0234 against 0.0284, persons)."""
     c = sim.cohort
-    fixed, untrimmed = W.fixed_weights(c), W.fixed_weights(c, trim=None)
+    fixed, untrimmed = fixed_weights(c), fixed_weights(c, trim=None)
     assert fixed.attrs["calibration_n_trimmed"] == 0
     np.testing.assert_allclose(fixed["calibration"], untrimmed["calibration"])
     y0 = c.matrix("acquisitive_crime")[:, 0]
     ok = ~np.isnan(y0)
     sd = {}
     for trim in (5.0, None):
-        d = W.weight_draws(c, 300, seed=11, trim=trim, bootstrap=bootstrap)
+        d = weight_draws(c, 300, seed=11, trim=trim, bootstrap=bootstrap)
         sd[trim] = ((d[:, ok] @ y0[ok]) / d[:, ok].sum(axis=1)).std(ddof=1)
     assert sd[5.0] == pytest.approx(sd[None], rel=0.05)
 
@@ -412,11 +428,11 @@ def test_response_draws_trimmed_per_copy(sim):
     c = sim.cohort
     N = c.population["count"].sum()
     seed, S = 4, 30
-    d = W.weight_draws(c, S, seed=seed, wave=1, bootstrap="persons")
+    d = weight_draws(c, S, seed=seed, wave=1, bootstrap="persons")
     seen = c.interviewed_matrix()[:, 1]
     assert np.all(d[:, ~seen] == 0) and np.all(d[:, seen] > 0)
     np.testing.assert_allclose(d.sum(axis=1), N)
-    g = W.bayesian_bootstrap(c.n_persons, S, np.random.default_rng(seed))  # same draws
+    g = bayesian_bootstrap(c.n_persons, S, np.random.default_rng(seed))  # same draws
     b = d[:, seen] / g[:, seen]
     med = weighted_median(b, g[:, seen])
     assert np.all(b.max(axis=1) <= 5 * med * (1 + 1e-9))
@@ -424,17 +440,17 @@ def test_response_draws_trimmed_per_copy(sim):
 
 def test_complete_case_linearisation_uses_first_stage_clusters(sim):
     c = sim.cohort
-    tab = W.complete_case_estimates(c, "acquisitive_crime")
+    tab = complete_case_estimates(c, "acquisitive_crime")
     assert tab.attrs["cluster"] == "area_id"
-    by_area = W.complete_case_estimates(c, "acquisitive_crime", cluster="area_id")
+    by_area = complete_case_estimates(c, "acquisitive_crime", cluster="area_id")
     np.testing.assert_allclose(tab["sd"], by_area["sd"])
-    persons = W.complete_case_estimates(c, "acquisitive_crime", cluster=None)
+    persons = complete_case_estimates(c, "acquisitive_crime", cluster=None)
     assert persons.attrs["cluster"] == "person"
     assert not np.allclose(persons["sd"], tab["sd"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # draws where trimming is not attained
-        prop = W.complete_case_estimates(c, "acquisitive_crime", weights="propagated",
-                                         n_draws=20, bootstrap="multistage")
+        prop = complete_case_estimates(c, "acquisitive_crime", weights="propagated",
+                                       n_draws=20, bootstrap="multistage")
     assert prop.attrs["bootstrap"] == "area > site > person"
 
 
@@ -451,17 +467,17 @@ def fit(sim):
 
 
 def test_constant_weight_draws_equal_fixed_weights(fit, sim, tmp_path):
-    w = W.calibration_weights(sim.cohort, person_ids=fit.design.person_ids).weights
+    w = calibration_weights(sim.cohort, person_ids=fit.design.person_ids).weights
     fixed = fit.estimate("fixed", weights=w)
     n = fit.tree["posterior"].sizes["chain"] * fit.tree["posterior"].sizes["draw"]
-    W.attach_weights(fit, np.tile(w, (n, 1)))
+    attach_weights(fit, np.tile(w, (n, 1)))
     prop = fit.estimate("propagated")
     np.testing.assert_allclose(prop["mean"], fixed["mean"], rtol=1e-10)
     np.testing.assert_allclose(prop["ci_lb"], fixed["ci_lb"], rtol=1e-10)
     assert (prop["weighting"] == "propagated").all()
-    draws = W.propagated_weights_for_fit(fit, seed=4)
+    draws = propagated_weights_for_fit(fit, seed=4)
     assert draws.shape == (n, fit.design.n_person)
-    W.attach_weights(fit, draws)
+    attach_weights(fit, draws)
     assert isinstance(fit.tree["weights"], xr.DataTree)
     np.testing.assert_allclose(fit.tree["weights"].to_dataset()["weight"].values, draws)
     from dtors_bayes.models.io import load_fit
@@ -566,8 +582,8 @@ def test_mrp_clear_error_for_missing_covariate(fit):
 
 
 def test_variance_decomposition_and_plot(fit):
-    vd = W.variance_decomposition(fit, n_param_draws=30, n_weight_draws=3, seed=1,
-                                  mnar_prior=(0.0, 1.0))
+    vd = variance_decomposition(fit, n_param_draws=30, n_weight_draws=3, seed=1,
+                                mnar_prior=(0.0, 1.0))
     shares = ["share_model", "share_weights", "share_imputation", "share_mnar"]
     ok = vd[(vd["modality"] == "") & vd["estimand"].isin(["level", "change"])]
     assert len(ok) == 5
@@ -578,14 +594,14 @@ def test_variance_decomposition_and_plot(fit):
     assert intake["var_mnar"] == pytest.approx(0.0, abs=1e-20)  # float rounding only
     fu = ok[ok["wave"] > 0]
     assert (fu["var_mnar"] > 0).all() and (fu["var_imputation"] > 0).all()
-    ax = W.plot_variance_decomposition(vd)
+    ax = plot_variance_decomposition(vd)
     assert ax.get_xlabel() == "share of posterior variance"
     # A point prior on delta adds no variance; the default has no MNAR component.
-    vd0 = W.variance_decomposition(fit, n_param_draws=10, n_weight_draws=2, seed=1,
-                                   mnar_prior=(0.5, 0.0))
+    vd0 = variance_decomposition(fit, n_param_draws=10, n_weight_draws=2, seed=1,
+                                 mnar_prior=(0.5, 0.0))
     assert (vd0["var_mnar"].dropna().abs() < 1e-20).all()
-    assert (W.variance_decomposition(fit, n_param_draws=10, n_weight_draws=2,
-                                     seed=1)["var_mnar"] == 0).all()
+    assert (variance_decomposition(fit, n_param_draws=10, n_weight_draws=2,
+                                   seed=1)["var_mnar"] == 0).all()
 
 
 def test_imputation_variance_matches_bernoulli_formula(fit):
@@ -599,7 +615,7 @@ def test_imputation_variance_matches_bernoulli_formula(fit):
     p = {k: v[:20] for k, v in params.items()}
     n = fit.design.n_person
     w = np.ones((20, n))
-    got = W._imputation_variance(fit, p, w, 20, np.random.default_rng(0))
+    got = _imputation_variance(fit, p, w, 20, np.random.default_rng(0))
     d = fit.design
     basis = fit.model.basis(d)
     for j, wl in enumerate(d.waves):

@@ -144,8 +144,24 @@ def draws_of_estimands(
 
 
 def assemble_estimands(model, design, level: np.ndarray, own: np.ndarray, adj: np.ndarray,
-                       wspec: WeightSpec, pairs: list[tuple[str, str]]) -> dict[tuple, np.ndarray]:
+                       wspec: WeightSpec, pairs: list[tuple[str, str]], *,
+                       present: list[bool] | None = None,
+                       modalities: bool = True) -> dict[tuple, np.ndarray]:
     """Estimand draws from per-draw levels: the definitions of every estimand, in one place.
+
+    Every path that averages ``mu`` (g-computation over the modelled persons, pattern-mixture
+    shifts, MRP over population cells, the variance decomposition) hands its per-draw
+    averages here, so each estimand is defined once:
+
+    - ``level_t`` and, for ``t > 0``, ``change_t = level_t - level_0`` and
+      ``ratio_t = level_t / level_0``;
+    - ``modality_level`` / ``modality_change``: the same over the units of each modality
+      (descriptive), for the modalities ``present`` among the averaged units;
+    - ``adjusted_level`` / ``adjusted_change``: everyone given modality ``m``, for the
+      modalities with modelled persons (a modality nobody in the model received is
+      identified by its prior only, so no adjusted row is reported for it);
+    - ``modality_contrast`` ``A - B``: difference of adjusted changes, for the pairs whose
+      two modalities both have adjusted rows.
 
     Parameters
     ----------
@@ -159,10 +175,17 @@ def assemble_estimands(model, design, level: np.ndarray, own: np.ndarray, adj: n
         The weights used (for the observed intake mean under ``baseline="covariate"``).
     pairs : list of (A, B)
         Modality contrasts ``A - B``.
+    present : list of bool, optional
+        Which modalities have units among those averaged (default: modelled persons; MRP
+        passes the modalities of its population cells).
+    modalities : bool
+        ``False``: the overall rows only (MRP with ``modalities=False``).
     """
     labels = design.modality_labels
-    compare = len(labels) > 1
+    compare = modalities and len(labels) > 1
     mods = [design.modality == m for m in range(len(labels))]
+    identified = [bool(mk.any()) for mk in mods]
+    present = identified if present is None else [bool(x) for x in present]
     n_sample = level.shape[0]
     waves = list(design.waves)
     if model.baseline == "covariate":
@@ -191,15 +214,18 @@ def assemble_estimands(model, design, level: np.ndarray, own: np.ndarray, adj: n
         if not compare:
             continue
         for m, lab in enumerate(labels):
-            if not mods[m].any():
-                continue
-            out[("modality_level", wlab, lab, "")] = own[:, m, j]
-            out[("adjusted_level", wlab, lab, "")] = adj[:, m, j]
-            if j > 0:
+            if present[m]:
+                out[("modality_level", wlab, lab, "")] = own[:, m, j]
+            if identified[m]:
+                out[("adjusted_level", wlab, lab, "")] = adj[:, m, j]
+            if j > 0 and present[m]:
                 out[("modality_change", wlab, lab, "")] = own[:, m, j] - own[:, m, 0]
+            if j > 0 and identified[m]:
                 out[("adjusted_change", wlab, lab, "")] = adj[:, m, j] - adj[:, m, 0]
         if j > 0:
             for a, bb in pairs:
+                if not (identified[index[a]] and identified[index[bb]]):
+                    continue
                 ca = adj[:, index[a], j] - adj[:, index[a], 0]
                 cb = adj[:, index[bb], j] - adj[:, index[bb], 0]
                 out[("modality_contrast", wlab, "", f"{a} - {bb}")] = ca - cb
@@ -285,3 +311,44 @@ def contrast_pairs(
             )
         return [(a, ref) for a in labels if a != ref]
     raise ModelError(f"contrasts={contrasts!r}; allowed: 'reference', 'pairs' or a list of pairs")
+
+
+ADJUSTED_ESTIMANDS = ("adjusted_level", "adjusted_change", "modality_contrast")
+DESCRIPTIVE_ESTIMANDS = ("modality_level", "modality_change")
+
+
+def estimand_table(draws: dict[tuple, np.ndarray], n_chain: int, n_draw: int, *,
+                   ci_prob: float, outcome: str, population: str, weighting: str,
+                   attrition: str, n_persons: int, estimator: str = "model",
+                   assumption: str = "") -> pd.DataFrame:
+    """The tidy estimand table of per-draw estimands: summary plus the fixed label columns.
+
+    The one labeller of every model-based path (:func:`draws_of_estimands`, MRP, the
+    sensitivity grid): ``assumption`` is the path's own (empty for plain g-computation),
+    joined with :data:`ADJUSTED_ASSUMPTION` on the adjusted rows and :data:`DESCRIPTIVE` on
+    the modality rows.
+
+    Returns
+    -------
+    DataFrame
+        :data:`ESTIMAND_COLUMNS`, with ``attrs`` ``ci_prob``, ``ci_kind`` and ``outcome``.
+    """
+    table = summarize_draws(draws, n_chain, n_draw, ci_prob=ci_prob)
+    table["outcome"] = outcome
+    table["population"] = population
+    table["weighting"] = weighting
+    table["estimator"] = estimator
+    table["attrition"] = attrition
+    table["n_persons"] = n_persons
+
+    def joined(extra: str) -> str:
+        return f"{assumption}; {extra}" if assumption else extra
+
+    table["assumption"] = assumption
+    table.loc[table["estimand"].isin(ADJUSTED_ESTIMANDS), "assumption"] = joined(
+        ADJUSTED_ASSUMPTION)
+    table.loc[table["estimand"].isin(DESCRIPTIVE_ESTIMANDS), "assumption"] = joined(DESCRIPTIVE)
+    table = table[ESTIMAND_COLUMNS]
+    table.attrs.update({"ci_prob": ci_prob, "ci_kind": "equal-tailed", "outcome": outcome})
+    return table
+

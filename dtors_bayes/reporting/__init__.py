@@ -1,1 +1,13 @@
-"""TODO room docstring."""
+"""Reporting: figures and the self-contained HTML report with its CSV/Markdown/LaTeX tables.
+
+- :mod:`~dtors_bayes.reporting.figures`: trajectories, contrast forests, sensitivity curves;
+- :mod:`~dtors_bayes.reporting.report`: :func:`write_report` (aggregates only: no person-level
+  rows leave the package through a report) and the table writers.
+
+May import: the core modules, ``models``, ``data``, ``estimands`` and ``simulation``; never
+attrition, weighting or comparison (the workflow hands their tables in).
+"""
+
+from dtors_bayes.reporting.report import write_estimates, write_report, write_table
+
+__all__ = ["write_estimates", "write_report", "write_table"]

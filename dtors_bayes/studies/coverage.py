@@ -1,36 +1,29 @@
 """Frequentist coverage studies over replicate simulated cohorts, run on Dask.
 
 A study crosses *scenarios* (how cohorts are simulated) with *methods* (how they are
-analysed) over ``replicates`` cohorts. Each task simulates one cohort, runs one method and
-joins its estimates with the simulator's known truth; the result (a few rows) is cached as
-a Parquet file keyed by a hash of the settings, so a killed study resumes where it stopped.
+analysed) over ``replicates`` cohorts (:mod:`~dtors_bayes.studies.design`). Each task
+simulates one cohort, runs one method and joins its estimates with the simulator's known
+truth; the result (a few rows) is cached as a Parquet file keyed by a hash of the settings,
+so a killed study resumes where it stopped (:mod:`~dtors_bayes.studies.execute`).
 
-Seeds come from :class:`numpy.random.SeedSequence` keyed by ``(seed, scenario, replicate)``:
-the same replicate gets the same cohort and sampler seed whatever the number of workers,
-the order tasks finish in, or which methods are run. Every method of a replicate sees the
-same cohort (common random numbers).
-
-Tasks run on ``dask.distributed``: a ``LocalCluster`` of single-threaded worker processes
-sized to the machine (BLAS/OpenMP pinned to one thread per worker), or an existing
-cluster given by its scheduler address. Chains run sequentially inside a task
-(``cores=1``), so the cluster's workers are the only parallelism.
+Seeds are keyed by ``(seed, scenario, replicate)``
+(:func:`~dtors_bayes.studies.seeds.replicate_seeds`): the same replicate gets the same cohort
+and sampler seed whatever the number of workers, the order tasks finish in, or which methods
+are run. Every method of a replicate sees the same cohort (common random numbers).
 
 Entry points: :func:`coverage_study` -> :class:`StudyResult` (``table``, ``summary()``,
 ``plot()``, ``write()``), :func:`summarize_coverage` (the arithmetic, on any results frame)
-and :func:`run_study_file` (a TOML description; used by ``dtors-bayes study``).
+and :func:`~dtors_bayes.studies.files.run_study_file` (a TOML description; used by
+``dtors-bayes study``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib
 import json
-import logging
-import os
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,237 +31,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dtors_bayes.constants import CI_PROB
+from dtors_bayes.studies.design import CELL_KEYS, ESTIMAND_KEYS, Method, Scenario
+from dtors_bayes.studies.execute import CACHE_VERSION, Task, dask_client, execute
+from dtors_bayes.studies.seeds import json_default, replicate_seeds, safe_name, settings_hash
 
 __all__ = [
-    "ESTIMAND_KEYS",
-    "Method",
-    "Scenario",
     "StudyResult",
-    "Task",
-    "cohort_kwargs",
+    "add_coverage_columns",
+    "converged",
     "coverage_study",
     "coverage_study_in_rounds",
-    "dask_client",
-    "default_n_workers",
-    "estimates_with_intervals",
-    "execute",
     "join_truth",
-    "replicate_seeds",
-    "run_study_file",
+    "markdown_table",
     "select_estimands",
-    "settings_hash",
     "summarize_coverage",
+    "write_study_outputs",
 ]
-
-#: Columns that identify one estimand.
-ESTIMAND_KEYS = ["outcome", "estimand", "wave", "modality", "contrast"]
-#: Columns that identify one summary cell.
-CELL_KEYS = ["scenario", "method", *ESTIMAND_KEYS]
-#: Environment of every worker process: one BLAS/OpenMP thread (workers are the parallelism).
-THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "NUMBA_NUM_THREADS": "1"}
-#: Bump when the cached rows change meaning; invalidates every cache entry.
-CACHE_VERSION = 1
-#: DTORS sizes that :func:`cohort_kwargs` scales down for small cohorts.
-_DTORS = {"n_persons": 1796, "n_sites": 342, "n_areas": 94, "response_counts": (886, 504, 245)}
-_LOW_PROB = 0.50
-
-
-# ---------------------------------------------------------------------------- seeds, hashes
-def _name_key(name: str) -> int:
-    """A stable 32-bit integer for a name (``hash()`` is salted per process)."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
-
-
-def replicate_seeds(seed: int, scenario: str, replicate: int) -> tuple[int, int]:
-    """Simulation and sampler seeds of one replicate.
-
-    Derived with :class:`numpy.random.SeedSequence` from ``(seed, scenario, replicate)``
-    only, so they do not depend on the number of workers, the task order or the methods.
-
-    Parameters
-    ----------
-    seed : int
-        Study seed.
-    scenario : str
-        Scenario name.
-    replicate : int
-        Replicate index (0-based).
-
-    Returns
-    -------
-    (int, int)
-        ``(sim_seed, fit_seed)``, each in ``[0, 2**32)``.
-    """
-    ss = np.random.SeedSequence(entropy=int(seed), spawn_key=(_name_key(scenario),
-                                                              int(replicate)))
-    sim_seed, fit_seed = ss.generate_state(2, dtype=np.uint32)
-    return int(sim_seed), int(fit_seed)
-
-
-def settings_hash(obj: Any) -> str:
-    """Hex SHA-256 (16 characters) of a JSON-able object, keys sorted."""
-    text = json.dumps(obj, sort_keys=True, default=_json_default)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, (np.ndarray, tuple, set)):
-        return list(o)
-    if callable(o):
-        return f"{getattr(o, '__module__', '?')}.{getattr(o, '__qualname__', repr(o))}"
-    if hasattr(o, "to_dict"):
-        return o.to_dict()
-    return repr(o)
-
-
-def cohort_kwargs(n_persons: int, **overrides: Any) -> dict[str, Any]:
-    """Keyword arguments of :func:`~dtors_bayes.simulation.generate.simulate_cohort` for a cohort
-    size.
-
-    Sites, areas and expected response counts are scaled from DTORS (1796 persons, 342
-    sites, 94 areas, 886/504/245 follow-ups) to ``n_persons``; ``overrides`` win.
-    """
-    f = n_persons / _DTORS["n_persons"]
-    n_sites = int(min(n_persons, max(4, round(_DTORS["n_sites"] * f))))
-    n_areas = int(min(_DTORS["n_areas"], n_sites, max(2, round(_DTORS["n_areas"] * f))))
-    fu1, fu2, late = (max(2, round(c * f)) for c in _DTORS["response_counts"])
-    fu2 = min(fu2, fu1 - 1)
-    late = min(late, n_persons - fu1 - 1)
-    out: dict[str, Any] = {"n_persons": int(n_persons), "n_sites": n_sites, "n_areas": n_areas,
-                           "response_counts": (int(fu1), int(fu2), int(late)),
-                           "population_size": max(53_851, 3 * int(n_persons))}
-    out.update(overrides)
-    return out
-
-
-# ---------------------------------------------------------------------------- scenarios, methods
-@dataclass
-class Scenario:
-    """How the cohorts of a study are simulated.
-
-    Parameters
-    ----------
-    name : str
-        Label (also part of every seed and cache key).
-    simulate_kwargs : dict
-        Keyword arguments of :func:`~dtors_bayes.simulation.generate.simulate_cohort` (not
-        ``seed``).
-        When ``n_persons`` is given without ``n_sites``/``n_areas``/``response_counts``,
-        those are scaled from DTORS (:func:`cohort_kwargs`).
-    """
-
-    name: str
-    simulate_kwargs: dict[str, Any] = field(default_factory=dict)
-
-    def resolved_kwargs(self) -> dict[str, Any]:
-        """``simulate_kwargs`` with the sizes :func:`cohort_kwargs` fills in."""
-        kw = dict(self.simulate_kwargs)
-        if "response_counts" in kw:
-            kw["response_counts"] = tuple(kw["response_counts"])
-        if "n_persons" in kw:
-            return cohort_kwargs(kw.pop("n_persons"), **kw)
-        return kw
-
-    def simulate(self, seed: int):
-        """Simulate one cohort (a :class:`~dtors_bayes.simulation.generate.SimulatedCohort`)."""
-        from dtors_bayes.simulation.generate import simulate_cohort
-
-        return simulate_cohort(seed, **self.resolved_kwargs())
-
-    def key(self) -> dict[str, Any]:
-        """What identifies this scenario in cache keys."""
-        return {"name": self.name, "simulate": self.resolved_kwargs(),
-                "class": f"{type(self).__module__}.{type(self).__qualname__}"}
-
-
-def estimates_with_intervals(fit, *, ci_prob: float = CI_PROB, low_prob: float = _LOW_PROB,
-                             **estimate_kwargs: Any) -> pd.DataFrame:
-    """A fit's estimate table with a second, narrower interval and convergence figures.
-
-    Calls :meth:`~dtors_bayes.models.fit.Fit.estimate` at ``ci_prob`` and ``low_prob`` (no refit)
-    and adds ``ci50_lb, ci50_ub`` (the ``low_prob`` interval), ``r_hat_max`` (worst
-    structural R-hat), ``divergences`` and ``ess_bulk_min``. Method functions can return this.
-    """
-    est = fit.estimate(ci_prob=ci_prob, **estimate_kwargs)
-    low = fit.estimate(ci_prob=low_prob, **estimate_kwargs)
-    est = est.copy()
-    est["ci50_lb"] = low["ci_lb"].to_numpy()
-    est["ci50_ub"] = low["ci_ub"].to_numpy()
-    diag = fit.diagnostics().set_index("check")["value"]
-    est["r_hat_max"] = float(diag.get("r_hat", np.nan))
-    est["divergences"] = float(diag.get("divergences", np.nan))
-    est["ess_bulk_min"] = float(diag.get("ess_bulk", np.nan))
-    return est
-
-
-@dataclass
-class Method:
-    """How each cohort is analysed.
-
-    By default a :class:`~dtors_bayes.models.change_model.ChangeModel` built from ``model_kwargs``
-    is fitted (``cores=1``, no progress bar) and its :meth:`~dtors_bayes.models.fit.Fit.estimate`
-    table returned with 90% and 50% intervals (:func:`estimates_with_intervals`).
-    Weighting, attrition or design-based methods pass ``method_fn`` instead, or subclass
-    and override :meth:`run`.
-
-    Parameters
-    ----------
-    name : str
-        Label.
-    model_kwargs : dict
-        Keyword arguments of ``ChangeModel``.
-    estimate_kwargs : dict
-        Keyword arguments of ``Fit.estimate`` (``weighting``, ``contrasts`` ...).
-    sampler_kwargs : dict
-        Keyword arguments of ``ChangeModel.fit`` (``draws``, ``tune``, ``chains``,
-        ``sampler``, ``target_accept``).
-    method_fn : callable, optional
-        ``method_fn(cohort, seed, sim) -> DataFrame`` with at least ``outcome, estimand,
-        wave, modality, contrast, mean, ci_lb, ci_ub``; optional ``ci50_lb, ci50_ub,
-        r_hat_max, divergences, ess_bulk_min``. ``sim`` is the
-        :class:`~dtors_bayes.simulation.generate.SimulatedCohort` (for oracle methods). Must be
-        importable by the workers (a module-level function). ``model_kwargs`` and
-        ``estimate_kwargs`` are then passed to it as keyword arguments when non-empty.
-    """
-
-    name: str
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    estimate_kwargs: dict[str, Any] = field(default_factory=dict)
-    sampler_kwargs: dict[str, Any] = field(default_factory=dict)
-    method_fn: Callable[..., pd.DataFrame] | None = None
-
-    def run(self, cohort, seed: int, sim=None) -> pd.DataFrame:
-        """Analyse one cohort; returns the estimate table (see the class docstring)."""
-        if self.method_fn is not None:
-            extra = {}
-            if self.model_kwargs:
-                extra["model_kwargs"] = self.model_kwargs
-            if self.estimate_kwargs:
-                extra["estimate_kwargs"] = self.estimate_kwargs
-            if self.sampler_kwargs:
-                extra["sampler_kwargs"] = self.sampler_kwargs
-            return self.method_fn(cohort, seed, sim, **extra)
-        from dtors_bayes.models.change_model import ChangeModel
-
-        kw = {"draws": 500, "tune": 500, "chains": 2, **self.sampler_kwargs,
-              "random_seed": int(seed), "progressbar": False, "cores": 1}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence is recorded per row instead
-            fit = ChangeModel(**self.model_kwargs).fit(cohort, **kw)
-            return estimates_with_intervals(fit, **self.estimate_kwargs)
-
-    def key(self) -> dict[str, Any]:
-        """What identifies this method in cache keys."""
-        return {"name": self.name, "model": self.model_kwargs,
-                "estimate": self.estimate_kwargs, "sampler": self.sampler_kwargs,
-                "fn": self.method_fn, "class": f"{type(self).__module__}."
-                                                f"{type(self).__qualname__}"}
 
 
 # ---------------------------------------------------------------------------- truth join
@@ -348,140 +126,16 @@ def _replicate_task(scenario: Scenario, method: Method, replicate: int, seed: in
     return rows[RESULT_COLUMNS + labels + extra].reset_index(drop=True)
 
 
-# ---------------------------------------------------------------------------- execution (Dask)
-def default_n_workers() -> int:
-    """Worker processes for a local cluster: the CPUs this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
-@contextlib.contextmanager
-def dask_client(scheduler: Any = None, n_workers: int | None = None) -> Iterator[Any]:
-    """A ``distributed.Client`` for a study.
-
-    Parameters
-    ----------
-    scheduler : None, str or Client
-        ``None``: start a ``LocalCluster`` of ``n_workers`` single-threaded worker
-        processes (closed on exit). A string: the address of an existing scheduler
-        (``"tcp://host:8786"``); its workers should export ``OMP_NUM_THREADS=1`` etc. A
-        ``Client``: used as is (not closed).
-    n_workers : int, optional
-        Local workers; defaults to :func:`default_n_workers`.
-    """
-    import dask
-    from distributed import Client, LocalCluster
-
-    if isinstance(scheduler, Client):
-        yield scheduler
-        return
-    if isinstance(scheduler, str):
-        with Client(scheduler) as client:
-            yield client
-        return
-    if scheduler is not None:
-        raise TypeError(f"scheduler must be None, an address or a Client; got {scheduler!r}")
-    env = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **THREAD_ENV}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}), \
-            LocalCluster(n_workers=n_workers or default_n_workers(), threads_per_worker=1,
-                         processes=True, dashboard_address=None,
-                         silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-        yield client
 
 
-@dataclass
-class Task:
-    """One unit of work: ``fn(*args)`` returning a DataFrame, cached at ``path``."""
-
-    key: str
-    fn: Callable[..., pd.DataFrame]
-    args: tuple
-    path: Path | None = None
 
 
-@dataclass
-class Execution:
-    """What :func:`execute` did."""
-
-    frames: list[pd.DataFrame]
-    n_computed: int
-    n_cached: int
-    failures: list[tuple[str, str]]
 
 
-def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
 
 
-def execute(tasks: Sequence[Task], *, scheduler: Any = None, n_workers: int | None = None,
-            progress: bool = True, desc: str = "tasks", only_cached: bool = False
-            ) -> Execution:
-    """Run tasks on Dask, skipping those with a cache file; cache each result on arrival.
-
-    Cached files are read in this process; the rest are submitted with ``client.submit``
-    and collected with ``as_completed`` (a tqdm bar when ``progress``). Results are written
-    by the client as they arrive, so a killed run keeps every finished task. A failing task
-    is reported in ``failures`` (key, error) and not cached, so a rerun retries it.
-    ``scheduler="sync"`` runs in this process without Dask (debugging). Tasks are
-    prioritised in the order given, so a run stopped early has cached a prefix.
-    ``only_cached=True`` computes nothing: it returns what the cache holds.
-    """
-    frames: list[pd.DataFrame] = []
-    todo: list[Task] = []
-    for t in tasks:
-        if t.path is not None and t.path.exists():
-            try:
-                frames.append(pd.read_parquet(t.path))
-                continue
-            except Exception:  # a torn file: recompute it
-                t.path.unlink(missing_ok=True)
-        todo.append(t)
-    n_cached = len(frames)
-    failures: list[tuple[str, str]] = []
-    if only_cached:
-        todo = []
-
-    def arrive(task: Task, result: pd.DataFrame) -> None:
-        if task.path is not None:
-            _write_atomic(result, task.path)
-        frames.append(result)
-
-    if not todo:
-        return Execution(frames, 0, n_cached, failures)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(todo), desc=desc, disable=not progress)
-    if scheduler == "sync":
-        for t in todo:
-            try:
-                arrive(t, t.fn(*t.args))
-            except Exception as err:
-                failures.append((t.key, f"{type(err).__name__}: {err}"))
-            bar.update()
-        bar.close()
-        return Execution(frames, len(todo) - len(failures), n_cached, failures)
-
-    from distributed import as_completed
-
-    with dask_client(scheduler, n_workers) as client:
-        # Dask runs the most recently submitted first among equal priorities: rank them.
-        futures = {client.submit(t.fn, *t.args, key=t.key, pure=False,
-                                 priority=len(todo) - i): t for i, t in enumerate(todo)}
-        for fut in as_completed(futures):
-            task = futures[fut]
-            try:
-                arrive(task, fut.result())
-            except Exception as err:
-                failures.append((task.key, f"{type(err).__name__}: {err}"))
-            fut.release()
-            bar.update()
-    bar.close()
-    return Execution(frames, len(todo) - len(failures), n_cached, failures)
 
 
 # ---------------------------------------------------------------------------- estimand selection
@@ -826,8 +480,8 @@ def coverage_study(
                 h = settings_hash({"v": CACHE_VERSION, "scenario": sc.key(),
                                    "method": me.key(), "replicate": r, "seed": int(seed)})
                 key = f"{sc.name}__{me.name}__r{r:04d}__{h}"
-                path = cache / f"{_safe(sc.name)}__{_safe(me.name)}__r{r:04d}__{h}.parquet" \
-                    if cache is not None else None
+                path = cache / (f"{safe_name(sc.name)}__{safe_name(me.name)}__r{r:04d}__{h}"
+                                ".parquet") if cache is not None else None
                 tasks.append(Task(key, _replicate_task, (sc, me, r, int(seed)), path))
     ex = execute(tasks, scheduler=scheduler, n_workers=n_workers, progress=progress,
                  desc="coverage study", only_cached=only_cached)
@@ -847,7 +501,7 @@ def coverage_study(
                 "methods": [m.key() for m in methods], "replicates": int(replicates),
                 "seed": int(seed), "population": population}
     return StudyResult(table, population, ex.n_computed, ex.n_cached, ex.failures,
-                       json.loads(json.dumps(settings, default=_json_default)))
+                       json.loads(json.dumps(settings, default=json_default)))
 
 
 def coverage_study_in_rounds(
@@ -899,77 +553,9 @@ def _order(scenarios: list[str], methods: list[str], column: str) -> Callable[[A
     return lambda v: v
 
 
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
 
-# ---------------------------------------------------------------------------- TOML study files
-def _import_callable(path: str) -> Callable[..., Any]:
-    module, _, attr = path.partition(":")
-    if not attr:
-        module, _, attr = path.rpartition(".")
-    return getattr(importlib.import_module(module), attr)
 
 
-def read_study_file(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML study description into :func:`coverage_study` arguments.
-
-    Layout::
-
-        [study]            # name, replicates, seed, population ("sample" | "target")
-        [sampler]          # defaults for every method: draws, tune, chains, sampler
-        [[scenarios]]      # name, and [scenarios.simulate] = simulate_cohort kwargs
-        [[methods]]        # name, [methods.model] (ChangeModel kwargs), [methods.estimate],
-                           # [methods.sampler] overrides, or fn = "module:function"
-        [[estimands]]      # filters: outcome, estimand, wave, modality, contrast
-    """
-    import tomllib
-
-    with open(path, "rb") as fh:
-        doc = tomllib.load(fh)
-    study = doc.get("study", {})
-    sampler = doc.get("sampler", {})
-    scenarios = [Scenario(s["name"], dict(s.get("simulate", {})))
-                 for s in doc.get("scenarios", [])]
-    methods = []
-    for m in doc.get("methods", []):
-        fn = _import_callable(m["fn"]) if "fn" in m else None
-        methods.append(Method(m["name"], dict(m.get("model", {})), dict(m.get("estimate", {})),
-                              {**sampler, **m.get("sampler", {})}, fn))
-    if not scenarios or not methods:
-        raise ValueError(f"{str(path)!r}: a study needs at least one [[scenarios]] and one "
-                         "[[methods]] table")
-    return {"scenarios": scenarios, "methods": methods,
-            "replicates": int(study.get("replicates", 10)),
-            "estimands": doc.get("estimands") or None,
-            "population": study.get("population", "sample"),
-            "seed": int(study.get("seed", 0)), "name": study.get("name", Path(path).stem)}
 
 
-def run_study_file(path: str | Path, out_dir: str | Path, *, scheduler: Any = None,
-                   n_workers: int | None = None, progress: bool = True,
-                   cache_dir: str | Path | None = None) -> pd.DataFrame:
-    """Run the coverage study described by a TOML file and write its results.
-
-    Parameters
-    ----------
-    path : str or Path
-        TOML study description (see :func:`read_study_file`; example:
-        ``benchmarks/studies/change_model_mar.toml``).
-    out_dir : str or Path
-        Receives ``table.csv``, ``summary.csv``, ``summary.md``, ``coverage.png``; the cache
-        defaults to ``out_dir/cache`` (rerunning resumes).
-    scheduler, n_workers, progress
-        See :func:`coverage_study`.
-
-    Returns
-    -------
-    DataFrame
-        The summary (:meth:`StudyResult.summary`).
-    """
-    args = read_study_file(path)
-    out = Path(out_dir)
-    res = coverage_study(**args, cache_dir=cache_dir or out / "cache", scheduler=scheduler,
-                         n_workers=n_workers, progress=progress)
-    res.write(out)
-    return res.summary()

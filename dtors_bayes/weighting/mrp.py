@@ -47,12 +47,8 @@ import numpy as np
 import pandas as pd
 
 from dtors_bayes.constants import AGE_LABELS, CI_PROB
-from dtors_bayes.estimands.engine import (
-    ADJUSTED_ASSUMPTION,
-    ESTIMAND_COLUMNS,
-    contrast_pairs,
-    summarize_draws,
-)
+from dtors_bayes.estimands.engine import assemble_estimands, contrast_pairs, estimand_table
+from dtors_bayes.estimands.weights import WeightSpec
 from dtors_bayes.exceptions import CohortError, FitError
 from dtors_bayes.models.sampling import stack_draws
 
@@ -259,31 +255,9 @@ def mrp_draws(fit: Fit, cells: pd.DataFrame, X_cells: np.ndarray, *, n_nodes: in
                     if present[m]:
                         own[s0:s1, m, j] = post(mu, mod == m)
                     adj[s0:s1, m, j] = post(mean_mu(p, cell_dict(j, np.full(C, m))))
-    out: dict[tuple, np.ndarray] = {}
-    for j, wl in enumerate(waves):
-        w = int(wl)
-        out[("level", w, "", "")] = level[:, j]
-        if j > 0:
-            out[("change", w, "", "")] = level[:, j] - level[:, 0]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out[("ratio", w, "", "")] = level[:, j] / level[:, 0]
-        if not compare:
-            continue
-        for m, lab in enumerate(labels):
-            if present[m]:
-                out[("modality_level", w, lab, "")] = own[:, m, j]
-                if j > 0:
-                    out[("modality_change", w, lab, "")] = own[:, m, j] - own[:, m, 0]
-            out[("adjusted_level", w, lab, "")] = adj[:, m, j]
-            if j > 0:
-                out[("adjusted_change", w, lab, "")] = adj[:, m, j] - adj[:, m, 0]
-        if j > 0:
-            index = {lab: m for m, lab in enumerate(labels)}
-            for a, b in contrast_list or []:
-                ca = adj[:, index[a], j] - adj[:, index[a], 0]
-                cb = adj[:, index[b], j] - adj[:, index[b], 0]
-                out[("modality_contrast", w, "", f"{a} - {b}")] = ca - cb
-    return out
+    no_weights = WeightSpec(None, "mrp", "target")  # baseline="covariate" is refused above
+    return assemble_estimands(model, design, level, own, adj, no_weights, contrast_list or [],
+                              present=present, modalities=compare)
 
 
 def mrp_estimates(fit: Fit, population: pd.DataFrame | None = None, *, cohort=None,
@@ -334,18 +308,9 @@ def mrp_estimates(fit: Fit, population: pd.DataFrame | None = None, *, cohort=No
     draws = mrp_draws(fit, cells, X_cells, n_nodes=n_nodes, modalities=modalities,
                       contrast_list=pairs)
     post = fit.tree["posterior"]
-    table = summarize_draws(draws, int(post.sizes["chain"]), int(post.sizes["draw"]),
-                            ci_prob=ci_prob)
-    table["outcome"] = fit.outcome
-    table["population"] = "target"
-    table["weighting"] = "mrp"
-    table["estimator"] = "model"
-    table["attrition"] = fit.model.attrition_label
-    table["n_persons"] = fit.design.n_person
-    table["assumption"] = MRP_ASSUMPTION
-    adjusted = table["estimand"].isin(["adjusted_level", "adjusted_change", "modality_contrast"])
-    table.loc[adjusted, "assumption"] = MRP_ASSUMPTION + "; " + ADJUSTED_ASSUMPTION
-    table = table[ESTIMAND_COLUMNS]
-    table.attrs.update({"ci_prob": ci_prob, "ci_kind": "equal-tailed", "outcome": fit.outcome,
-                        "n_cells": len(cells)})
+    table = estimand_table(draws, int(post.sizes["chain"]), int(post.sizes["draw"]),
+                           ci_prob=ci_prob, outcome=fit.outcome, population="target",
+                           weighting="mrp", attrition=fit.model.attrition_label,
+                           n_persons=fit.design.n_person, assumption=MRP_ASSUMPTION)
+    table.attrs["n_cells"] = len(cells)
     return table

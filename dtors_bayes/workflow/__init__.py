@@ -1,1 +1,13 @@
-"""TODO room docstring."""
+"""Workflow: analysis specs, the dispatcher of a fit's analyses, and the command line.
+
+- :mod:`~dtors_bayes.workflow.spec`: TOML analysis specs checked against a fixed schema (all
+  problems at once); the bundled specs live in ``specs/`` (package data);
+- :mod:`~dtors_bayes.workflow.analyses`: the one place that dispatches ``fit.estimate`` over
+  weighting modes and binds ``estimate`` / ``sensitivity`` / ``impute`` to
+  :class:`~dtors_bayes.models.fit.Fit`;
+- :mod:`~dtors_bayes.workflow.cli` and :mod:`~dtors_bayes.workflow.commands`: the
+  ``dtors-bayes`` command line, thin over the library.
+
+The top room: it may import every other room; nothing in the package imports it except the
+package's ``__init__`` (which binds the Fit methods) and ``__main__``.
+"""

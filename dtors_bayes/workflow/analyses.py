@@ -12,21 +12,15 @@ from typing import Any
 
 import pandas as pd
 
-from dtors_bayes.attrition.sensitivity import impute as _impute
-from dtors_bayes.attrition.sensitivity import sensitivity as _sensitivity
+from dtors_bayes.attrition.imputation import impute as _impute
+from dtors_bayes.attrition.pattern_mixture import sensitivity as _sensitivity
 from dtors_bayes.constants import CI_PROB
-from dtors_bayes.estimands.engine import (
-    ADJUSTED_ASSUMPTION,
-    DESCRIPTIVE,
-    ESTIMAND_COLUMNS,
-    contrast_pairs,
-    draws_of_estimands,
-    summarize_draws,
-)
+from dtors_bayes.estimands.engine import contrast_pairs, draws_of_estimands, estimand_table
 from dtors_bayes.estimands.weights import person_weights
 from dtors_bayes.exceptions import FitError
 from dtors_bayes.models.sampling import stack_draws
-from dtors_bayes.weighting import weights as wmod
+from dtors_bayes.weighting.calibration import calibration_weights
+from dtors_bayes.weighting.draws import propagated_weights_for_fit
 
 
 def estimate(fit, weighting: str = "none", *, weights: Any = None, cohort=None,
@@ -45,7 +39,7 @@ def estimate(fit, weighting: str = "none", *, weights: Any = None, cohort=None,
         ``"propagated"``: one weight draw per posterior draw (``population="target"``),
         from ``weights`` given as a (chain*draw, person) array, the fit's ``weights``
         group, or else drawn now (Bayesian bootstrap + raking,
-        :func:`dtors_bayes.weighting.weights.propagated_weights_for_fit`).
+        :func:`dtors_bayes.weighting.draws.propagated_weights_for_fit`).
         ``"mrp"``: poststratification of the model's predictions to the population
         cells (:func:`dtors_bayes.weighting.mrp.mrp_estimates`); ``weights`` may be a population
         table to use instead of the cohort's.
@@ -104,23 +98,10 @@ def estimate(fit, weighting: str = "none", *, weights: Any = None, cohort=None,
     pairs = contrast_pairs(fit.design.modality_labels, contrasts, reference)
     draws = draws_of_estimands(fit.model, fit.design, params, spec,
                                contrast_pairs=pairs, chunk_bytes=chunk_bytes)
-    table = summarize_draws(draws, n_chain, n_draw, ci_prob=ci_prob)
-    table["outcome"] = fit.outcome
-    table["population"] = spec.population
-    table["weighting"] = spec.weighting
-    table["estimator"] = "model"
-    table["attrition"] = fit.model.attrition_label
-    table["n_persons"] = fit.design.n_person
-    table["assumption"] = ""
-    adjusted = table["estimand"].isin(["adjusted_level", "adjusted_change",
-                                       "modality_contrast"])
-    table.loc[adjusted, "assumption"] = ADJUSTED_ASSUMPTION
-    table.loc[table["estimand"].isin(["modality_level", "modality_change"]),
-              "assumption"] = DESCRIPTIVE
-    table = table[ESTIMAND_COLUMNS]
-    table.attrs.update({"ci_prob": ci_prob, "ci_kind": "equal-tailed",
-                        "outcome": fit.outcome})
-    return table
+    return estimand_table(draws, n_chain, n_draw, ci_prob=ci_prob, outcome=fit.outcome,
+                          population=spec.population, weighting=spec.weighting,
+                          attrition=fit.model.attrition_label, n_persons=fit.design.n_person)
+
 
 def computed_weights(fit, weighting: str, cohort, seed: int | None):
     """Weights from the cohort when none are given (None when none can be made)."""
@@ -130,10 +111,10 @@ def computed_weights(fit, weighting: str, cohort, seed: int | None):
         raise FitError(f"weighting={weighting!r} without weights= needs a cohort with a "
                        "population table (pass cohort=, or weights=)")
     if weighting == "fixed":
-        return wmod.calibration_weights(cohort, person_ids=fit.design.person_ids).weights
+        return calibration_weights(cohort, person_ids=fit.design.person_ids).weights
     if seed is None:
         seed = fit.provenance.get("sampler", {}).get("random_seed")
-    return wmod.propagated_weights_for_fit(fit, cohort, seed=seed)
+    return propagated_weights_for_fit(fit, cohort, seed=seed)
 
 
 def bind(cls) -> None:

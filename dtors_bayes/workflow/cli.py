@@ -165,15 +165,16 @@ def extra_tables(fits: Sequence, specs: Sequence, cohort, *, deltas: Sequence[fl
     ``[sensitivity]`` section (or for every fit with ``deltas`` given); the ``change`` and
     ``modality_contrast`` rows go to ``"sensitivity"``, tipping points (when computed) to
     ``"sensitivity_tipping_points"``. Weights:
-    :func:`dtors_bayes.weighting.weights.weight_summary` of the fixed weights, when the
+    :func:`dtors_bayes.weighting.diagnostics.weight_summary` of the fixed weights, when the
     cohort has a population table. Missing pieces are skipped with a note on stderr.
     """
     import functools
 
     import pandas as pd
 
-    from dtors_bayes.attrition.sensitivity import sensitivity
-    from dtors_bayes.weighting.weights import fixed_weights, weight_summary
+    from dtors_bayes.attrition.pattern_mixture import sensitivity
+    from dtors_bayes.weighting.diagnostics import weight_summary
+    from dtors_bayes.weighting.response import fixed_weights
 
     out: dict[str, pd.DataFrame] = {}
     sens, tips = [], []
@@ -356,7 +357,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from dtors_bayes.studies.coverage import run_study_file
+    from dtors_bayes.studies.files import run_study_file
 
     _check_file(args.file, "study file")
     run_study_file(args.file, args.out, scheduler=args.scheduler, n_workers=args.workers,
@@ -365,12 +366,12 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def run_forwarded(command: str, argv: list[str]) -> int:
-    """Run ``sensitivity`` / ``compare``: ``dtors_bayes.<module>.run_from_cli(argv)``."""
-    if command == "sensitivity":
-        from dtors_bayes.attrition.sensitivity import run_from_cli
-    else:
-        from dtors_bayes.comparison.compare import run_from_cli
-    return int(run_from_cli(list(argv)) or 0)
+    """Run ``sensitivity`` / ``compare``: :func:`~dtors_bayes.workflow.commands.cmd_sensitivity`
+    / :func:`~dtors_bayes.workflow.commands.cmd_compare` on the command's own ``argv``."""
+    from dtors_bayes.workflow.commands import cmd_compare, cmd_sensitivity
+
+    run = cmd_sensitivity if command == "sensitivity" else cmd_compare
+    return int(run(list(argv)) or 0)
 
 
 # ---------------------------------------------------------------------- parser
