@@ -146,11 +146,10 @@ def sensitivity(fit, deltas=None, *, by: Any = None, scale: str = "link",
     import time
 
     from dtors_bayes.estimands.engine import (
-        ADJUSTED_ASSUMPTION,
-        DESCRIPTIVE,
         ESTIMAND_COLUMNS,
         assemble_estimands,
         contrast_pairs,
+        label_estimands,
         summarize_draws,
     )
     from dtors_bayes.models.sampling import stack_draws
@@ -230,16 +229,8 @@ def sensitivity(fit, deltas=None, *, by: Any = None, scale: str = "link",
     if by_name != "none":
         dl = [f"{s}@{by_name}={g}" for s, g in zip(dl, table["delta_group"], strict=True)]
     table["attrition"] = dl if base == "mar" else [f"{base}; {s}" for s in dl]
-    table["outcome"] = fit.outcome
-    table["population"] = wspec.population
-    table["weighting"] = wspec.weighting
-    table["estimator"] = "model"
-    table["n_persons"] = fit.design.n_person
-    table["assumption"] = ""
-    adjusted = table["estimand"].isin(["adjusted_level", "adjusted_change", "modality_contrast"])
-    table.loc[adjusted, "assumption"] = ADJUSTED_ASSUMPTION
-    table.loc[table["estimand"].isin(["modality_level", "modality_change"]),
-              "assumption"] = DESCRIPTIVE
+    label_estimands(table, outcome=fit.outcome, population=wspec.population,
+                    weighting=wspec.weighting, attrition=None, n_persons=fit.design.n_person)
     table = table[[*ESTIMAND_COLUMNS, "delta", "delta_by", "delta_group", "delta_scale"]]
     table.attrs.update({"ci_prob": ci_prob, "ci_kind": "equal-tailed", "outcome": fit.outcome,
                         "delta_scale": link})

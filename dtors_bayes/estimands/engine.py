@@ -334,11 +334,28 @@ def estimand_table(draws: dict[tuple, np.ndarray], n_chain: int, n_draw: int, *,
         :data:`ESTIMAND_COLUMNS`, with ``attrs`` ``ci_prob``, ``ci_kind`` and ``outcome``.
     """
     table = summarize_draws(draws, n_chain, n_draw, ci_prob=ci_prob)
+    label_estimands(table, outcome=outcome, population=population, weighting=weighting,
+                    attrition=attrition, n_persons=n_persons, estimator=estimator,
+                    assumption=assumption)
+    table = table[ESTIMAND_COLUMNS]
+    table.attrs.update({"ci_prob": ci_prob, "ci_kind": "equal-tailed", "outcome": outcome})
+    return table
+
+
+def label_estimands(table: pd.DataFrame, *, outcome: str, population: str, weighting: str,
+                    attrition: str | None, n_persons: int, estimator: str = "model",
+                    assumption: str = "") -> None:
+    """Fill the fixed label columns of a summarised estimand table in place.
+
+    ``attrition=None`` leaves a per-row ``attrition`` column the caller has set (the
+    sensitivity grid labels each row with its delta).
+    """
     table["outcome"] = outcome
     table["population"] = population
     table["weighting"] = weighting
     table["estimator"] = estimator
-    table["attrition"] = attrition
+    if attrition is not None:
+        table["attrition"] = attrition
     table["n_persons"] = n_persons
 
     def joined(extra: str) -> str:
@@ -348,7 +365,4 @@ def estimand_table(draws: dict[tuple, np.ndarray], n_chain: int, n_draw: int, *,
     table.loc[table["estimand"].isin(ADJUSTED_ESTIMANDS), "assumption"] = joined(
         ADJUSTED_ASSUMPTION)
     table.loc[table["estimand"].isin(DESCRIPTIVE_ESTIMANDS), "assumption"] = joined(DESCRIPTIVE)
-    table = table[ESTIMAND_COLUMNS]
-    table.attrs.update({"ci_prob": ci_prob, "ci_kind": "equal-tailed", "outcome": outcome})
-    return table
 
