@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from dtors_bayes.studies.coverage import markdown_table
+from dtors_bayes._format import markdown_table
 from dtors_bayes.studies.design import Scenario
 from dtors_bayes.weighting import complete_case
 from dtors_bayes.weighting.complete_case import complete_case_estimates
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
         "(the response model omits the previous outcome), so read the width target on "
         "`employed`.", "",
         "## Width ratios and coverage", "",
-        markdown_table(summ), "",
+        markdown_table(summ, ".3f"), "",
         "## Standard-error calibration: mean half-width / z over the empirical sd of the "
         "error", "",
         "1 = width matches the estimator's sampling spread over replicates (bias excluded); "

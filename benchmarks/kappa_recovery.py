@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 from study_cli import sampler_kwargs, select_methods, study_parser
 
-from dtors_bayes.studies.coverage import converged, coverage_study_in_rounds, markdown_table
+from dtors_bayes._format import markdown_table
+from dtors_bayes.studies.coverage import converged, coverage_study_in_rounds
 from dtors_bayes.studies.design import Method, Scenario
 
 HERE = Path(__file__).resolve().parent
@@ -124,8 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     summ.to_csv(args.out / "summary.csv", index=False)
     text = (f"# Kappa recovery ({args.persons} persons, {args.chains} x {args.draws} draws, "
             f"target_accept {args.target_accept}, "
-            f"kappa ~ N(truth, {args.prior_sd}))\n\n## Kappa\n\n" + markdown_table(kt)
-            + "\n\n## Levels and changes\n\n" + markdown_table(summ) + "\n")
+            f"kappa ~ N(truth, {args.prior_sd}))\n\n## Kappa\n\n" + markdown_table(kt, ".3f")
+            + "\n\n## Levels and changes\n\n" + markdown_table(summ, ".3f") + "\n")
     (args.out / "summary.md").write_text(text)
     print(text)
 

@@ -38,7 +38,8 @@ from pathlib import Path
 import pandas as pd
 from study_cli import sampler_kwargs, select_methods, study_parser
 
-from dtors_bayes.studies.coverage import coverage_study_in_rounds, markdown_table
+from dtors_bayes._format import markdown_table
+from dtors_bayes.studies.coverage import coverage_study_in_rounds
 from dtors_bayes.studies.design import Method, Scenario
 
 HERE = Path(__file__).resolve().parent

@@ -1,15 +1,6 @@
-"""Canonical names used everywhere: dimensions, roles, defaults. No magic strings elsewhere."""
+"""Canonical names used everywhere: data-contract roles, age groups, modalities, defaults."""
 
 from __future__ import annotations
-
-# Dimension names of every DataTree and array we produce.
-PERSON = "person"
-WAVE = "wave"
-MODALITY = "modality"
-SITE = "site"
-AREA = "area"
-COVARIATE = "covariate"
-TIME_BASIS = "time_basis"
 
 # Canonical column roles of the data contract (DESIGN.md section 4).
 PERSON_ROLES = (

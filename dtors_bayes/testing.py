@@ -1,17 +1,28 @@
 """Helpers for tests (ours and downstream): tiny cohorts and tiny sampler settings.
 
-These are *not* the DTORS simulator (:mod:`dtors_bayes.simulation.generate`); they make small
-cohorts
-with one outcome of every family quickly, for structural tests and smoke fits.
+These are *not* the DTORS simulator (:mod:`dtors_bayes.simulation.generate`). Two kinds of
+small cohort:
+
+- :func:`tiny_frames` / :func:`tiny_cohort`: *n* generated persons with one outcome of every
+  family, for structural tests and smoke fits;
+- :func:`hand_frames` / :func:`hand_cohort`: eight persons written out by hand (known ids,
+  sites, gaps and item-missing values), for the data-contract tests.
 """
 
 from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 #: Sampler settings for smoke fits: enough to run the whole path, not to trust the numbers.
 TINY_SAMPLER = {"draws": 60, "tune": 100, "chains": 2, "progressbar": False}
+
+#: Compile options for logp/gradient checks on tiny graphs: the same graph, without the C
+#: compiler (seconds instead of tens of seconds per graph). ``model.compile_logp(**FAST)``.
+FAST = {"mode": "FAST_COMPILE"}
 
 #: Families of the outcomes that :func:`tiny_frames` writes.
 TINY_OUTCOMES = {
@@ -81,3 +92,170 @@ def tiny_cohort(n: int = 120, *, seed: int = 0, **kwargs):
 
     persons, interviews = tiny_frames(n, seed=seed, **kwargs)
     return Cohort.from_frames(persons, interviews, outcomes=dict(TINY_OUTCOMES))
+
+
+#: Families of the outcomes of the hand-written cohort (:func:`hand_frames`).
+HAND_OUTCOMES = {"days_heroin": "binomial", "crime": "bernoulli", "wellbeing": "gaussian"}
+
+
+def hand_frames() -> dict[str, pd.DataFrame]:
+    """Persons, interviews and population tables of an eight-person cohort written by hand.
+
+    Eight persons, four sites in two areas, three waves, the three outcomes of
+    :data:`HAND_OUTCOMES`. Person P008 has no row at wave 2 (added as not interviewed); P007
+    is not interviewed at wave 1 and P006 not at wave 2; P002 has an item-missing
+    ``wellbeing`` at wave 1. Each call returns fresh tables.
+    """
+    ids = [f"P{i:03d}" for i in range(1, 9)]
+    persons = pd.DataFrame({
+        "person_id": ids,
+        "site_id": ["S1", "S1", "S2", "S2", "S3", "S3", "S4", "S4"],
+        "area_id": ["A1", "A1", "A1", "A1", "A2", "A2", "A2", "A2"],
+        "age": [22.0, 30.0, 41.0, 27.0, 50.0, 19.0, 33.0, 38.0],
+        "sex": ["male", "female", "male", "male", "female", "male", "female", "male"],
+        "primary_drug": ["heroin", "crack", "heroin", "alcohol", "heroin", "crack", "heroin",
+                         "heroin"],
+        "referral_route": ["criminal_justice", "other", "other", "criminal_justice", "other",
+                           "other", "criminal_justice", "other"],
+        "modality": ["prescribing", "psychosocial"] * 4,
+        "motivation": [3.0, 4.0, 2.0, 5.0, 3.0, 1.0, 4.0, 2.0],
+    })
+    rows = []
+    rng = np.random.default_rng(1)
+    for i, pid in enumerate(ids):
+        for wave, month in ((0, 0.0), (1, 4.0 + (i % 3) * 0.3), (2, 12.0 + (i % 2) * 0.5)):
+            if pid == "P008" and wave == 2:
+                continue
+            interviewed = not ((pid == "P007" and wave == 1) or (pid == "P006" and wave == 2))
+            rows.append({
+                "person_id": pid,
+                "wave": wave,
+                "interviewed": interviewed,
+                "months": month if interviewed else np.nan,
+                "in_treatment": (wave == 0 or i % 2 == 0) if interviewed else None,
+                "days_heroin": float(rng.integers(0, 29)) if interviewed else np.nan,
+                "crime": float(rng.integers(0, 2)) if interviewed else np.nan,
+                "wellbeing": (np.nan if (pid == "P002" and wave == 1) or not interviewed
+                              else float(np.round(rng.normal(), 3))),
+            })
+    interviews = pd.DataFrame(rows)
+    population = pd.DataFrame({
+        "sex": ["male", "male", "female", "female"],
+        "modality": ["prescribing", "psychosocial", "prescribing", "psychosocial"],
+        "count": [400, 300, 200, 100],
+    })
+    return {"persons": persons, "interviews": interviews, "population": population}
+
+
+def hand_long_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The tables of :func:`hand_frames` as one flat long table (interviews x persons)."""
+    return frames["interviews"].merge(frames["persons"], on="person_id", how="left")
+
+
+def hand_cohort(frames: dict[str, pd.DataFrame] | None = None):
+    """The :class:`~dtors_bayes.data.cohort.Cohort` of :func:`hand_frames` (or of ``frames``)."""
+    from dtors_bayes.data.cohort import Cohort
+
+    f = hand_frames() if frames is None else frames
+    return Cohort.from_frames(f["persons"], f["interviews"], f["population"],
+                              outcomes=dict(HAND_OUTCOMES))
+
+
+#: Chains and draws of the hand-built posterior of :func:`hand_posterior_fit`.
+HAND_CHAINS, HAND_DRAWS = 2, 40
+#: Modalities of :func:`hand_posterior_design`.
+HAND_MODALITIES = ["prescribing", "residential"]
+#: Auxiliary parameters (posterior centres) of the families in :func:`hand_posterior_fit`.
+HAND_AUX = {"beta_binomial": {"phi": 8.0}, "negative_binomial": {"alpha": 2.0},
+            "gaussian": {"sigma": 1.0}, "student_t": {"sigma": 1.0, "nu": 5.0},
+            "hurdle_lognormal": {"sigma_pos": 0.7}, "hurdle_gamma": {"shape_pos": 2.0},
+            "eq5d": {"sigma_pos": 0.5}}
+
+
+def hand_posterior_design(n: int = 8, seed: int = 0):
+    """A :class:`~dtors_bayes.models.design.Design` written by hand: ``n`` persons (ids from
+    101), two modalities alternating, three waves at months 0/4/12, no sites or covariates,
+    monotone-ish gaps (persons 2, 5, 7 missed wave 1; 2, 3, 5, 7, 8 wave 2), Bernoulli-looking
+    outcomes and 5 trials."""
+    from dtors_bayes.models.design import Design
+
+    rng = np.random.default_rng(seed)
+    inter = np.ones((n, 3), bool)
+    inter[[1, 4, 6], 1] = False
+    inter[[1, 2, 4, 6, 7], 2] = False
+    y = np.where(inter, rng.integers(0, 2, (n, 3)).astype(float), np.nan)
+    return Design(
+        person_ids=np.arange(101, 101 + n), modality=np.arange(n) % 2,
+        modality_labels=list(HAND_MODALITIES), site=None, site_labels=[], area=None,
+        area_labels=[], site_area=None, X=np.zeros((n, 0)), covariate_names=[], y=y,
+        months=np.tile([0.0, 4.0, 12.0], (n, 1)), interviewed=inter, waves=[0, 1, 2],
+        schedule={0: 0.0, 1: 4.0, 2: 12.0}, trials=5)
+
+
+def hand_posterior_fit(family: str = "bernoulli", seed: int = 1, n: int = 8):
+    """A :class:`~dtors_bayes.models.fit.Fit` on :func:`hand_posterior_design` whose posterior
+    is drawn iid by hand (no sampling): ``beta_time``, ``z_person``, ``sigma_person`` and the
+    family's auxiliary parameters (:data:`HAND_AUX`). For estimand arithmetic only."""
+    import xarray as xr
+
+    from dtors_bayes.models.change_model import ChangeModel
+    from dtors_bayes.models.fit import Fit
+
+    rng = np.random.default_rng(seed)
+    s = HAND_CHAINS * HAND_DRAWS
+
+    def cd(a):
+        return a.reshape(HAND_CHAINS, HAND_DRAWS, *a.shape[1:])
+
+    post = {
+        "beta_time": (("chain", "draw", "modality", "time_basis"),
+                      cd(rng.normal([[0.3, -0.2, -0.6], [0.1, -0.5, -0.4]], 0.2, (s, 2, 3)))),
+        "z_person": (("chain", "draw", "person"), cd(rng.normal(size=(s, n)))),
+        "sigma_person": (("chain", "draw"), cd(np.abs(rng.normal(0.8, 0.1, s)))),
+    }
+    if family in ("hurdle_lognormal", "hurdle_gamma", "eq5d"):
+        post["pos_beta_time"] = (("chain", "draw", "modality", "time_basis"),
+                                 cd(rng.normal(-1.0, 0.2, (s, 2, 3))))
+    for k, v in HAND_AUX.get(family, {}).items():
+        post[k] = (("chain", "draw"), cd(np.abs(rng.normal(v, 0.1, s))))
+    tree = xr.DataTree.from_dict({"posterior": xr.Dataset(post)})
+    return Fit(ChangeModel("y", family, levels=()), hand_posterior_design(n), tree,
+               {"sampler": {}})
+
+
+class HtmlPage(HTMLParser):
+    """What the report tests read off an HTML page: ``h2`` headings, ``img`` sources and the
+    ``class`` attributes (feeding it also checks that the page parses)."""
+
+    def __init__(self):
+        super().__init__()
+        self.h2: list[str] = []
+        self.imgs: list[str] = []
+        self.classes: list[str] = []
+        self._h2 = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "h2":
+            self._h2 = True
+            self.h2.append("")
+        if tag == "img":
+            self.imgs.append(a.get("src", ""))
+        if a.get("class"):
+            self.classes.append(a["class"])
+
+    def handle_endtag(self, tag):
+        if tag == "h2":
+            self._h2 = False
+
+    def handle_data(self, data):
+        if self._h2:
+            self.h2[-1] += data
+
+
+def parse_html(path) -> HtmlPage:
+    """Parse an HTML file into an :class:`HtmlPage`."""
+    page = HtmlPage()
+    page.feed(Path(path).read_text(encoding="utf-8"))
+    page.close()
+    return page

@@ -1,76 +1,150 @@
-"""Shared fixtures: a tiny valid cohort written by hand (no simulator)."""
+"""Shared fixtures and the no-sampling guard of the fast tier.
+
+- ``frames`` / ``hand_cohort``: the eight-person cohort written by hand
+  (:func:`dtors_bayes.testing.hand_frames`), for the data-contract tests. Not to be confused
+  with the generated :func:`dtors_bayes.testing.tiny_cohort` (*n* random persons, every family).
+- ``tiny_fit``: the one small real fit that several rooms' tests share (session-scoped; every
+  test that requests it must be marked ``integration``).
+- The guard: in a test *not* marked ``integration``, running NUTS raises
+  :class:`SamplingInFastTier`, so ``pytest -m "not integration"`` really samples nothing.
+  The guard holds for the whole setup of a test, so it also catches module- and session-scoped
+  fixtures that sample (they are set up inside the first test that requests them). It does not
+  reach subprocesses or Dask workers: tests that start those are marked by hand.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+import warnings
+from dataclasses import dataclass
+
 import pytest
 
-OUTCOMES = {"days_heroin": "binomial", "crime": "bernoulli", "wellbeing": "gaussian"}
+from dtors_bayes.testing import TINY_SAMPLER, hand_frames
+from dtors_bayes.testing import hand_cohort as _hand_cohort
 
 
-def tiny_frames() -> dict[str, pd.DataFrame]:
-    """Eight persons, four sites in two areas, three waves, three outcomes.
+# ---------------------------------------------------------------------- no sampling guard
+class SamplingInFastTier(RuntimeError):
+    """Raised when a test outside the ``integration`` tier runs the sampler."""
 
-    Person P008 has no row at wave 2 (added as not interviewed); P007 is not interviewed at
-    wave 1 and P006 not at wave 2; P002 has an item-missing ``wellbeing`` at wave 1.
+
+_GUARD: dict = {"allowed": True, "test": None, "refused": []}
+
+
+def _refuse(name):
+    def refused(*args, **kwargs):
+        if _GUARD["allowed"]:
+            return ORIGINALS[name](*args, **kwargs)
+        _GUARD["refused"].append(_GUARD["test"])
+        raise SamplingInFastTier(
+            f"{_GUARD['test']} calls {name}: this test samples: mark it @pytest.mark.integration "
+            "(a fixture that samples counts: mark every test that requests it)")
+
+    refused.__wrapped__ = ORIGINALS[name]
+    return refused
+
+
+ORIGINALS: dict = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before any fixture of ``item`` is set up: may this test sample?"""
+    _GUARD["allowed"] = item.get_closest_marker("integration") is not None
+    _GUARD["test"] = item.nodeid
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name the tests in which the guard refused to sample, so that a refusal that code under
+    test caught and swallowed (a study recording a failed replicate, say) is still seen."""
+    refused = sorted(set(_GUARD["refused"]))
+    if refused:
+        terminalreporter.write_line(
+            f"no-sampling guard refused {len(_GUARD['refused'])} call(s) in: " + ", ".join(refused))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_sampling_outside_integration():
+    """Wrap the two ways into NUTS so that they refuse outside the integration tier.
+
+    ``pymc.sample`` is the one call that samples (``sample_model`` reaches nutpie through it,
+    and nothing in the package calls nutpie directly); ``sample_model`` is wrapped as well so
+    that the error names the package's entry point. Argument errors that ``sample_model``
+    raises before sampling are not sampling and need no mark. Session-scoped and autouse, so
+    it is in place before any other session- or module-scoped fixture is set up.
     """
-    ids = [f"P{i:03d}" for i in range(1, 9)]
-    persons = pd.DataFrame({
-        "person_id": ids,
-        "site_id": ["S1", "S1", "S2", "S2", "S3", "S3", "S4", "S4"],
-        "area_id": ["A1", "A1", "A1", "A1", "A2", "A2", "A2", "A2"],
-        "age": [22.0, 30.0, 41.0, 27.0, 50.0, 19.0, 33.0, 38.0],
-        "sex": ["male", "female", "male", "male", "female", "male", "female", "male"],
-        "primary_drug": ["heroin", "crack", "heroin", "alcohol", "heroin", "crack", "heroin",
-                         "heroin"],
-        "referral_route": ["criminal_justice", "other", "other", "criminal_justice", "other",
-                           "other", "criminal_justice", "other"],
-        "modality": ["prescribing", "psychosocial"] * 4,
-        "motivation": [3.0, 4.0, 2.0, 5.0, 3.0, 1.0, 4.0, 2.0],
-    })
-    rows = []
-    rng = np.random.default_rng(1)
-    for i, pid in enumerate(ids):
-        for wave, month in ((0, 0.0), (1, 4.0 + (i % 3) * 0.3), (2, 12.0 + (i % 2) * 0.5)):
-            if pid == "P008" and wave == 2:
-                continue
-            interviewed = not ((pid == "P007" and wave == 1) or (pid == "P006" and wave == 2))
-            rows.append({
-                "person_id": pid,
-                "wave": wave,
-                "interviewed": interviewed,
-                "months": month if interviewed else np.nan,
-                "in_treatment": (wave == 0 or i % 2 == 0) if interviewed else None,
-                "days_heroin": float(rng.integers(0, 29)) if interviewed else np.nan,
-                "crime": float(rng.integers(0, 2)) if interviewed else np.nan,
-                "wellbeing": (np.nan if (pid == "P002" and wave == 1) or not interviewed
-                              else float(np.round(rng.normal(), 3))),
-            })
-    interviews = pd.DataFrame(rows)
-    population = pd.DataFrame({
-        "sex": ["male", "male", "female", "female"],
-        "modality": ["prescribing", "psychosocial", "prescribing", "psychosocial"],
-        "count": [400, 300, 200, 100],
-    })
-    return {"persons": persons, "interviews": interviews, "population": population}
+    import pymc
+
+    from dtors_bayes.models import sampling
+
+    ORIGINALS["pymc.sample"] = pymc.sample
+    ORIGINALS["sample_model"] = sampling.sample_model
+
+    def sample_model(*args, **kwargs):
+        # Through the real function: its argument checks run, and its pymc.sample refuses.
+        try:
+            return ORIGINALS["sample_model"](*args, **kwargs)
+        except SamplingInFastTier as err:
+            raise SamplingInFastTier(str(err).replace(
+                "calls pymc.sample", "calls dtors_bayes.models.sampling.sample_model")) from None
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pymc, "sample", _refuse("pymc.sample"))
+        mp.setattr(sampling, "sample_model", sample_model)
+        yield
 
 
-def long_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The same cohort as one flat long table."""
-    return frames["interviews"].merge(frames["persons"], on="person_id", how="left")
+# ---------------------------------------------------------------------- the hand cohort
+@pytest.fixture
+def frames() -> dict:
+    """Fresh copies of the hand-written cohort's tables (persons, interviews, population)."""
+    return hand_frames()
 
 
 @pytest.fixture
-def frames() -> dict[str, pd.DataFrame]:
-    """Fresh copies of the tiny cohort's tables (persons, interviews, population)."""
-    return tiny_frames()
+def hand_cohort(frames):
+    """The hand-written eight-person cohort, built with :meth:`Cohort.from_frames`."""
+    return _hand_cohort(frames)
 
 
-@pytest.fixture
-def tiny_cohort(frames):
-    """The tiny cohort built with :meth:`Cohort.from_frames`."""
-    from dtors_bayes.data.cohort import Cohort
+# ---------------------------------------------------------------------- one shared tiny fit
+@dataclass(frozen=True)
+class TinyFit:
+    """The shared tiny fit, its cohort and the ``UserWarning`` messages of fitting it."""
 
-    return Cohort.from_frames(frames["persons"], frames["interviews"], frames["population"],
-                              outcomes=OUTCOMES)
+    fit: object
+    cohort: object
+    warnings: list[str]
+
+
+#: The shared tiny fit: Bernoulli ``crime``, covariates age and sex, months basis, site and
+#: area levels, on ``tiny_cohort(100, seed=5)``, TINY_SAMPLER, random_seed 11.
+TINY_FIT_COHORT = {"n": 100, "seed": 5}
+TINY_FIT_MODEL = {"outcome": "crime", "family": "bernoulli", "covariates": ["age", "sex"],
+                  "time": "months"}
+
+
+@pytest.fixture(scope="session")
+def tiny_fit_run() -> TinyFit:
+    """Fit the shared tiny model once per session (mark every user ``integration``)."""
+    from dtors_bayes.models.change_model import ChangeModel
+    from dtors_bayes.testing import tiny_cohort
+
+    cohort = tiny_cohort(TINY_FIT_COHORT["n"], seed=TINY_FIT_COHORT["seed"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = ChangeModel(**TINY_FIT_MODEL).fit(cohort, random_seed=11, **TINY_SAMPLER)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    return TinyFit(fit, cohort, messages)
+
+
+@pytest.fixture(scope="session")
+def tiny_fit(tiny_fit_run):
+    """The shared tiny :class:`~dtors_bayes.models.fit.Fit` (do not attach weights to it)."""
+    return tiny_fit_run.fit
+
+
+@pytest.fixture(scope="session")
+def tiny_fit_cohort(tiny_fit_run):
+    """The cohort of :func:`tiny_fit`."""
+    return tiny_fit_run.cohort

@@ -39,10 +39,10 @@ def impute(fit, n: int = 20, *, delta: float = 0.0, random_seed: int | None = 0,
 
     For ``n`` posterior draws (evenly spaced over chain x draw) and every person x wave cell
     whose outcome is missing, draws ``y ~ family(eta + delta 1[not interviewed], aux)`` with
-    :meth:`Family.simulate` (the model's own parameterisation). Under a selection fit of a
-    discrete family, the attempted non-responders' values are drawn from
-    ``p(y | eta) P(r = 0 | y) / sum_v ...`` (the conditional the model implies); of a
-    continuous family, from the latent ``y_missing`` draws.
+    :meth:`~dtors_bayes.models.families.Family.simulate` (the model's own parameterisation).
+    Under a selection fit of a discrete family, the attempted non-responders' values are
+    drawn from ``p(y | eta) P(r = 0 | y) / sum_v ...`` (the conditional the model implies);
+    of a continuous family, from the latent ``y_missing`` draws.
 
     Returns
     -------

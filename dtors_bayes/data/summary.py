@@ -13,8 +13,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
+
+from dtors_bayes._format import html_table, markdown_table
 
 if TYPE_CHECKING:
     from dtors_bayes.data.cohort import Cohort
@@ -29,31 +30,6 @@ TITLES = {
     "outcome_missingness": "Outcome missingness",
     "exclusions": "Rows added, excluded or derived",
 }
-
-
-def _cell(v: object) -> str:
-    if isinstance(v, float | np.floating):
-        return "" if np.isnan(v) else f"{v:.4g}"
-    return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
-
-
-def markdown_table(df: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (no ``tabulate`` needed)."""
-    head = [str(c) for c in df.columns]
-    rows = [[_cell(v).replace("|", "\\|") for v in r] for r in df.itertuples(index=False)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def html_table(df: pd.DataFrame) -> str:
-    """A plain HTML table, cells escaped."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in r) + "</tr>"
-        for r in df.itertuples(index=False)
-    )
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody>\n</table>"
 
 
 def _response_by(cohort: Cohort, column: str, name: str) -> pd.DataFrame | None:
@@ -161,13 +137,13 @@ class CohortSummary:
         """All tables as Markdown, each under a heading."""
         parts = ["# Cohort summary"]
         for name, df in self.tables().items():
-            parts += [f"## {TITLES[name]}", markdown_table(df)]
+            parts += [f"## {TITLES[name]}", markdown_table(df, floatfmt=".4g")]
         return "\n\n".join(parts) + "\n"
 
     def to_html(self) -> str:
         """All tables as one plain HTML page, each under a heading."""
-        body = "\n".join(f"<h2>{html.escape(TITLES[n])}</h2>\n{html_table(df)}"
-                         for n, df in self.tables().items())
+        body = "\n".join(f"<h2>{html.escape(TITLES[n])}</h2>\n"
+                         + html_table(df, floatfmt=".4g") for n, df in self.tables().items())
         return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Cohort summary"
                 f"</title></head>\n<body>\n<h1>Cohort summary</h1>\n{body}\n</body></html>\n")
 

@@ -86,7 +86,7 @@ def draws_of_estimands(
     offsets : dict, optional
         Pattern-mixture hook: modelled-wave position -> per-person shift (n_person,) added to
         the main linear predictor ``eta`` at that wave (zero for persons whose outcome was
-        observed; see :mod:`dtors_bayes.attrition.sensitivity`). Applied in the counterfactual
+        observed; see :mod:`dtors_bayes.attrition.pattern_mixture`). Applied in the counterfactual
         (adjusted) predictions too.
 
     Returns

@@ -3,8 +3,8 @@
 The pattern-mixture model adds ``delta_g`` to the linear predictor of the cells that were
 not interviewed (by group ``g`` of wave, modality or a person column) and averages the
 response-scale mean over persons draw by draw, as the estimand engine does. Used by the
-sensitivity analysis (:mod:`dtors_bayes.attrition.sensitivity`) and by the MNAR share of the
-variance decomposition (:mod:`dtors_bayes.weighting.weights`); at delta = 0 it gives the MAR
+sensitivity analysis (:mod:`dtors_bayes.attrition.pattern_mixture`) and by the MNAR share of the
+variance decomposition (:mod:`dtors_bayes.weighting.variance`); at delta = 0 it gives the MAR
 estimands exactly."""
 
 from __future__ import annotations

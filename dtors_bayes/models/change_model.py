@@ -21,7 +21,6 @@ second predictor ``eta_pos`` with the same structure and its own parameters (``p
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,8 +41,6 @@ from dtors_bayes.models.priors import (
     wave_centres,
 )
 from dtors_bayes.models.time_basis import TIME_KINDS, TimeBasis
-
-LINKS_POS = "log"
 
 
 @dataclass
@@ -467,15 +464,3 @@ class ChangeModel:
         aux = {k: float(np.asarray(params[k])) for k in fam.aux}
         rng = np.random.default_rng(seed)
         return fam.simulate(rng, etas, aux, trials=design.trials).reshape(n, t)
-
-
-
-
-
-
-
-
-
-
-def _warn(msg: str) -> None:
-    warnings.warn(msg, UserWarning, stacklevel=3)

@@ -15,6 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from dtors_bayes.exceptions import ModelError
+from dtors_bayes.models.encoding import CovariateEncoding, covariate_variables
 from dtors_bayes.models.families import get_family
 from dtors_bayes.models.time_basis import TimeBasis
 
@@ -49,6 +50,10 @@ class Design:
         means none are late.
     exclusions : DataFrame
         Persons excluded from this model and why (columns ``stage, reason, n_rows, first_ids``).
+    encoding : CovariateEncoding or None
+        How the persons' covariate columns became the first ``encoding.n_columns`` columns of
+        ``X`` (:mod:`dtors_bayes.models.encoding`), to encode other rows (MRP's cells) the same
+        way. ``None`` for a fit saved before it was kept (MRP then fits it again).
     """
 
     person_ids: np.ndarray
@@ -72,6 +77,7 @@ class Design:
     exclusions: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["stage", "reason", "n_rows", "first_ids"])
     )
+    encoding: CovariateEncoding | None = None
 
     @property
     def n_person(self) -> int:
@@ -153,6 +159,8 @@ class Design:
         ds.attrs["schedule"] = json.dumps({str(k): float(v) for k, v in self.schedule.items()})
         ds.attrs["trials"] = int(self.trials)
         ds.attrs["person_id_dtype"] = str(np.asarray(self.person_ids).dtype.kind)
+        if self.encoding is not None:
+            ds.attrs["covariate_encoding"] = json.dumps(self.encoding.to_dict())
         return ds
 
     @classmethod
@@ -181,38 +189,9 @@ class Design:
             trials=int(ds.attrs.get("trials", 28)),
             baseline_values=ds["baseline_value"].values if "baseline_value" in ds else None,
             late=ds["late"].values.astype(bool) if "late" in ds else None,
+            encoding=(CovariateEncoding.from_dict(json.loads(ds.attrs["covariate_encoding"]))
+                      if "covariate_encoding" in ds.attrs else None),
         )
-
-
-def formula_columns(rhs: str, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    """Design columns (no intercept) of a formula right-hand side, via ``formulae``."""
-    from formulae import design_matrices
-
-    try:
-        common = design_matrices(rhs, frame.reset_index(drop=True), na_action="error").common
-    except Exception as err:  # formulae raises several types; make it ours
-        raise ModelError(f"cannot build the covariate matrix from {rhs!r}: {err}") from err
-    names: list[str] = []
-    for term in common.terms.values():
-        names.extend(term.labels)
-    X = np.asarray(common.design_matrix, dtype=float)
-    keep = [i for i, n in enumerate(names) if n != "Intercept"]
-    return X[:, keep], [names[i] for i in keep]
-
-
-def standardise(X: np.ndarray, n_reference: int | None = None) -> np.ndarray:
-    """Centre every column and scale non-indicator columns to sd 1, with the mean and sd of
-    the first ``n_reference`` rows (default all): priors are then per sd, levels at the mean.
-    MRP uses the persons as reference rows for stacked persons + population cells."""
-    ref = X[: (len(X) if n_reference is None else n_reference)]
-    X = X - ref.mean(axis=0)
-    ref = X[: len(ref)]
-    for j in range(X.shape[1]):
-        if np.unique(ref[:, j]).size > 2:
-            sd = ref[:, j].std()
-            if sd > 0:
-                X[:, j] = X[:, j] / sd
-    return X
 
 
 #: The largest gap in a follow-up's interview months after its nominal months separates
@@ -258,21 +237,6 @@ def late_interviews(months: np.ndarray, interviewed: np.ndarray, waves: list[int
         if w in limits:
             late[:, j] = np.asarray(interviewed[:, j], bool) & (months[:, j] > limits[w])
     return late if late.any() else None
-
-
-def _covariate_matrix(
-    persons: pd.DataFrame, covariates: list[str] | str | None
-) -> tuple[np.ndarray, list[str], list[str]]:
-    """Centred/scaled design matrix (no intercept) from a list or a formula string."""
-    if covariates is None or (not isinstance(covariates, str) and len(covariates) == 0):
-        return np.zeros((len(persons), 0)), [], []
-    if isinstance(covariates, str):
-        rhs = covariates.split("~", 1)[-1].strip()
-    else:
-        rhs = " + ".join(covariates)
-    used = [c for c in persons.columns if c in rhs]
-    X, names = formula_columns(rhs, persons[used])
-    return standardise(X), names, used
 
 
 def build_design(
@@ -334,8 +298,9 @@ def build_design(
     persons = cohort.persons
     keep = np.ones(len(persons), dtype=bool)
     excl = []
-    used_cols = [c for c in persons.columns if isinstance(covariates, str) and c in covariates]
-    cols = cov_list if not isinstance(covariates, str) else used_cols
+    # The columns a formula names, by name (a substring match took age out of age_group).
+    cols = cov_list if not isinstance(covariates, str) else covariate_variables(
+        covariates, persons.columns)
     if cols:
         na = persons[cols].isna().any(axis=1).to_numpy()
         if na.any():
@@ -362,7 +327,8 @@ def build_design(
     ]
 
     sub = persons.loc[keep].reset_index(drop=True)
-    X, names, _ = _covariate_matrix(sub, covariates)
+    encoding = CovariateEncoding.fit(sub, covariates)
+    X, names = encoding.transform(sub), list(encoding.names)
     y = y_all[keep]
     interviewed = cohort.interviewed_matrix()[keep]
     months = cohort.months_matrix()[keep].copy()
@@ -411,4 +377,5 @@ def build_design(
         baseline_values=baseline_values,
         late=late_interviews(months, interviewed, waves, cohort.schedule),
         exclusions=pd.DataFrame(rows, columns=["stage", "reason", "n_rows", "first_ids"]),
+        encoding=encoding,
     )

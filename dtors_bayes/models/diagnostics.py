@@ -76,6 +76,8 @@ def diagnose(tree) -> pd.DataFrame:
                      "R-hat needs two or more chains"])
     if stats is not None and "energy" in stats:
         e = np.asarray(stats["energy"])
+        # E-BFMI with the population variance (ArviZ 0.x's estimator). arviz_stats.bfmi
+        # divides by the ddof=1 variance instead: exactly (n_draw - 1) / n_draw times this.
         bfmi = np.square(np.diff(e, axis=1)).mean(axis=1) / np.var(e, axis=1)
         rows.append(["bfmi", "", float(bfmi.min()), BFMI_MIN, bool(bfmi.min() >= BFMI_MIN),
                      "lowest chain's energy Bayesian fraction of missing information"])

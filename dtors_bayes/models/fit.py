@@ -6,7 +6,7 @@ Layout of ``fit.tree`` (an ``xarray.DataTree``):
 - ``constant_data``: the :class:`~dtors_bayes.models.design.Design` (codes, covariates, outcome
   matrix, months, interview mask), enough to compute every estimand without the cohort;
 - ``weights`` (optional): weight draws (``sample``, ``person``), chain-major, for
-  propagated weighting (:func:`dtors_bayes.weighting.weights.attach_weights`);
+  propagated weighting (:func:`dtors_bayes.weighting.draws.attach_weights`);
 - attributes (JSON strings): ``spec`` (the model), ``provenance`` (data hash, seeds,
   sampler settings, versions, timings), ``exclusions`` (persons excluded and why).
 
@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from dtors_bayes._format import json_default
 from dtors_bayes.constants import CI_PROB
 from dtors_bayes.models.design import Design
 from dtors_bayes.models.diagnostics import diagnose, is_offset, trouble
@@ -83,8 +84,8 @@ class Fit:
         return fit
 
     def _write_attrs(self) -> None:
-        self.tree.attrs["spec"] = json.dumps(self.model.spec(), default=_json_default)
-        self.tree.attrs["provenance"] = json.dumps(self.provenance, default=_json_default)
+        self.tree.attrs["spec"] = json.dumps(self.model.spec(), default=json_default)
+        self.tree.attrs["provenance"] = json.dumps(self.provenance, default=json_default)
         self.tree.attrs["dtors_bayes_format"] = FORMAT_VERSION
 
     # ------------------------------------------------------------------ views
@@ -140,17 +141,3 @@ class Fit:
         self.tree.to_netcdf(tmp, engine="h5netcdf")
         tmp.replace(path)
         return path
-
-
-
-
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, tuple):
-        return list(o)
-    return str(o)

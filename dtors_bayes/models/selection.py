@@ -286,7 +286,7 @@ class Selection:
                 f"can be neither enumerated nor imputed here. Supported: "
                 f"{', '.join(SELECTION_FAMILIES)} (discrete ones marginalised exactly, "
                 "continuous ones imputed as latent values); use a pattern-mixture sensitivity "
-                "analysis (dtors_bayes.attrition.sensitivity) for other families")
+                "analysis (dtors_bayes.attrition.pattern_mixture) for other families")
         layout = response_layout(design, family, self.response.attempted)
         rp = self.response.add_parameters(model, design, layout)
         lin = response_linear_predictor(rp, layout, design)[0]

@@ -33,11 +33,9 @@ are and need no flag.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
-TimeKind = Literal["wave", "linear", "months"]
 TIME_KINDS: tuple[str, ...] = ("wave", "linear", "months")
 
 

@@ -11,22 +11,21 @@ counts reconciled with the input; the cohort and its missingness; trajectories b
 outcome (fits of the same outcome that differ in weighting or attrition side by side);
 modality contrasts; estimates; convergence diagnostics; weight diagnostics and sensitivity
 (filled from ``extra_tables``); any other extra table; methods and assumptions; provenance.
+Tables are written by :mod:`dtors_bayes._format` (Markdown, HTML, LaTeX).
 """
 
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dtors_bayes._format import html_table, latex_table, markdown_table, safe_name
 from dtors_bayes.constants import CI_PROB
-from dtors_bayes.data.summary import markdown_table
 from dtors_bayes.estimands.engine import ADJUSTED_ASSUMPTION, DESCRIPTIVE
 
 SECTIONS: dict[str, str] = {
@@ -91,77 +90,6 @@ img{max-width:100%}
 """
 
 
-# ---------------------------------------------------------------------- table formats
-def _fmt(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool | np.bool_):
-        return "yes" if v else "no"
-    if isinstance(v, float | np.floating):
-        if math.isnan(v):
-            return ""
-        if v.is_integer() and abs(v) < 1e12:
-            return str(int(v))
-        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
-            return f"{v:.3g}"
-        return f"{v:.4g}" if abs(v) < 100 else f"{v:.1f}"
-    if isinstance(v, list | tuple):
-        return ", ".join(map(str, v))
-    try:
-        if pd.isna(v):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(v)
-
-
-def display_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every cell formatted as text (4 significant digits for floats)."""
-    return pd.DataFrame({c: [_fmt(v) for v in df[c]] for c in df.columns}, index=df.index)
-
-
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-                  "^": r"\textasciicircum{}"}
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX's special characters in ``text``."""
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in str(text))
-
-
-def latex_table(df: pd.DataFrame, caption: str | None = None, label: str | None = None) -> str:
-    """A ``booktabs`` LaTeX table (needs ``\\usepackage{booktabs}``), no jinja2 needed.
-
-    Numeric columns are right-aligned, others left-aligned; cells are formatted as in
-    :func:`display_frame` and escaped.
-    """
-    align = "".join("r" if pd.api.types.is_numeric_dtype(df[c]) and
-                    not pd.api.types.is_bool_dtype(df[c]) else "l" for c in df.columns)
-    shown = display_frame(df)
-    lines = [r"\begin{table}[ht]", r"\centering"]
-    if caption:
-        lines.append(rf"\caption{{{latex_escape(caption)}}}")
-    if label:
-        lines.append(rf"\label{{{latex_escape(label)}}}")
-    lines += [rf"\begin{{tabular}}{{{align}}}", r"\toprule",
-              " & ".join(latex_escape(c) for c in df.columns) + r" \\", r"\midrule"]
-    lines += [" & ".join(latex_escape(v) for v in row) + r" \\"
-              for row in shown.itertuples(index=False)]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
-
-
-def html_table(df: pd.DataFrame, max_rows: int | None = None) -> str:
-    """An HTML table of formatted cells (``DataFrame.to_html``, escaped)."""
-    shown = display_frame(df if max_rows is None else df.head(max_rows))
-    out = shown.to_html(index=False, escape=True, border=0, na_rep="")
-    if max_rows is not None and len(df) > max_rows:
-        out += (f'<p class="note">First {max_rows} of {len(df)} rows; every row is in the '
-                "CSV file.</p>")
-    return out
-
-
 def write_table(df: pd.DataFrame, directory: str | Path, name: str,
                 caption: str | None = None) -> list[Path]:
     """Write ``name.csv`` (full precision), ``name.md`` and ``name.tex`` into ``directory``.
@@ -174,7 +102,7 @@ def write_table(df: pd.DataFrame, directory: str | Path, name: str,
     d.mkdir(parents=True, exist_ok=True)
     paths = [d / f"{name}.csv", d / f"{name}.md", d / f"{name}.tex"]
     df.to_csv(paths[0], index=False, lineterminator="\n")
-    paths[1].write_text(markdown_table(display_frame(df)) + "\n", encoding="utf-8")
+    paths[1].write_text(markdown_table(df) + "\n", encoding="utf-8")
     paths[2].write_text(latex_table(df, caption=caption, label=f"tab:{name}"), encoding="utf-8")
     return paths
 
@@ -195,7 +123,7 @@ def write_estimates(table: pd.DataFrame, path: str | Path) -> Path:
     if suffix == ".csv":
         table.to_csv(path, index=False, lineterminator="\n")
     elif suffix == ".md":
-        path.write_text(markdown_table(display_frame(table)) + "\n", encoding="utf-8")
+        path.write_text(markdown_table(table) + "\n", encoding="utf-8")
     elif suffix == ".tex":
         path.write_text(latex_table(table, caption="Posterior estimates"), encoding="utf-8")
     elif suffix in (".html", ".htm"):
@@ -494,7 +422,7 @@ def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
     if not est.empty:
         for k, outcome in enumerate(dict.fromkeys(est["outcome"])):
             fig = plots.trajectory_figure(est, outcome)
-            body.append(figure(fig, f"trajectory_{k}_{_safe(outcome)}",
+            body.append(figure(fig, f"trajectory_{k}_{safe_name(outcome, keep='-_')}",
                                f"{outcome}: population level by wave with "
                                f"{_ci_text(est)} intervals"))
         lv = est[est["estimand"].isin(["level", "change"])]
@@ -555,10 +483,9 @@ def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
     for name, df in extra.items():
         if name in ("weights", "sensitivity"):
             continue
-        body.append(f'<h2 id="extra-{_safe(name)}">{esc(name.replace("_", " ").capitalize())}'
-                    "</h2>")
-        body.append(table(df, _safe(name), name.replace("_", " ").capitalize(),
-                          max_rows=EXTRA_MAX_ROWS))
+        key, heading = safe_name(name, keep="-_"), name.replace("_", " ").capitalize()
+        body.append(f'<h2 id="extra-{key}">{esc(heading)}</h2>')
+        body.append(table(df, key, heading, max_rows=EXTRA_MAX_ROWS))
 
     # methods and provenance
     section("methods")
@@ -582,6 +509,3 @@ def _ci_text(est: pd.DataFrame) -> str:
     ci = sorted(set(est["ci_prob"].dropna())) if "ci_prob" in est else []
     return "/".join(f"{100 * c:g}%" for c in ci) or f"{100 * CI_PROB:g}%"
 
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(name))

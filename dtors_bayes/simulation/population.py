@@ -33,7 +33,6 @@ from scipy.special import softmax
 
 from dtors_bayes import constants
 
-PRIMARY_DRUGS = ("heroin", "crack", "cocaine", "cannabis", "amphetamine", "other")
 REFERRAL_ROUTES = ("criminal_justice", "other")
 MODALITIES = constants.DTORS_MODALITIES
 

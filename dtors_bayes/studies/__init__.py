@@ -32,7 +32,6 @@ from dtors_bayes.studies.coverage import (
     coverage_study,
     coverage_study_in_rounds,
     join_truth,
-    markdown_table,
     select_estimands,
     summarize_coverage,
     write_study_outputs,
@@ -79,7 +78,6 @@ from dtors_bayes.studies.seeds import (
     key_name,
     name_key,
     replicate_seeds,
-    safe_name,
     settings_hash,
 )
 
@@ -113,7 +111,6 @@ __all__ = [
     "join_truth",
     "json_default",
     "key_name",
-    "markdown_table",
     "name_key",
     "pit_values",
     "rank_statistic",
@@ -121,7 +118,6 @@ __all__ = [
     "read_study_file",
     "replicate_seeds",
     "run_study_file",
-    "safe_name",
     "sbc_study",
     "select_estimands",
     "selection_template",

@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dtors_bayes._format import markdown_table, safe_name
 from dtors_bayes.studies.design import CELL_KEYS, ESTIMAND_KEYS, Method, Scenario
 from dtors_bayes.studies.execute import CACHE_VERSION, Task, dask_client, execute
-from dtors_bayes.studies.seeds import json_default, replicate_seeds, safe_name, settings_hash
+from dtors_bayes.studies.seeds import json_default, replicate_seeds, settings_hash
 
 __all__ = [
     "StudyResult",
@@ -42,7 +43,6 @@ __all__ = [
     "coverage_study",
     "coverage_study_in_rounds",
     "join_truth",
-    "markdown_table",
     "select_estimands",
     "summarize_coverage",
     "write_study_outputs",
@@ -270,20 +270,6 @@ def summarize_coverage(table: pd.DataFrame, by: Sequence[str] | None = None, *,
     return pd.DataFrame(rows)
 
 
-def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    """A GitHub Markdown table (no ``tabulate`` dependency)."""
-    def fmt(v: Any) -> str:
-        if isinstance(v, float | np.floating):
-            return "" if np.isnan(v) else format(v, floatfmt)
-        return str(v)
-
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
-    sep = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(fmt(v) for v in row) + " |"
-            for row in frame.itertuples(index=False)]
-    return "\n".join([head, sep, *body])
-
-
 def _label(r: Any) -> str:
     s = f"{r.outcome}: {r.estimand} w{int(r.wave)}"
     if r.modality:
@@ -387,7 +373,7 @@ class StudyResult:
         tail = ["", "## Converged fits only", "",
                 "Replicates whose fit reached structural R-hat <= 1.01 with no divergent "
                 "transition (methods without a sampler: all replicates).", "",
-                markdown_table(sc[[c for c in cols if c in sc]])]
+                markdown_table(sc[[c for c in cols if c in sc]], ".3f")]
         tail += (["", "## Failed tasks", ""] + [f"- `{k}`: {e}" for k, e in self.failures]
                  if self.failures else [])
         return write_study_outputs(out_dir, ["table.csv", "summary.csv", "summary.md",
@@ -409,7 +395,7 @@ def write_study_outputs(out_dir: str | Path, names: Sequence[str], table: pd.Dat
     paths = [out / n for n in names]
     table.to_csv(paths[0], index=False)
     summary.to_csv(paths[1], index=False)
-    lines = [*head, markdown_table(shown) if len(shown) else "(no rows)", *tail]
+    lines = [*head, markdown_table(shown, ".3f") if len(shown) else "(no rows)", *tail]
     paths[2].write_text("\n".join(lines) + "\n")
     plot().savefig(paths[3], dpi=110)
     return paths

@@ -68,6 +68,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dtors_bayes._format import safe_name
 from dtors_bayes.studies.coverage import write_study_outputs
 from dtors_bayes.studies.execute import Task, execute
 from dtors_bayes.studies.sbc_design import (
@@ -84,7 +85,7 @@ from dtors_bayes.studies.sbc_ranks import (
     rank_statistic,
     summarize_ranks,
 )
-from dtors_bayes.studies.seeds import name_key, safe_name, settings_hash
+from dtors_bayes.studies.seeds import name_key, settings_hash
 
 __all__ = ["SBCResult", "sbc_study"]
 

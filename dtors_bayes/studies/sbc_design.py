@@ -183,7 +183,7 @@ def selection_template(design):
 def frozen_response_centres(design, family: str) -> tuple[float, ...]:
     """Prior centres of the response intercepts at ``design``'s own response rates.
 
-    The default of :class:`~dtors_bayes.models.selection.ResponseModel`: the logit of each stage's
+    The default of :class:`~dtors_bayes.models.response.ResponseModel`: the logit of each stage's
     observed response rate among its attempted persons (rates clipped to [0.02, 0.98]; 0.5
     for a stage nobody was attempted at), here as explicit ``intercept_loc`` values so that
     the prior stays put when the interview pattern is simulated.

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KEY_MODULES", "json_default", "key_name", "name_key", "replicate_seeds", "safe_name",
+__all__ = ["KEY_MODULES", "json_default", "key_name", "name_key", "replicate_seeds",
            "settings_hash"]
 
 #: Module paths as cache keys spell them: this room's modules by the flat module they were
@@ -70,6 +70,12 @@ def settings_hash(obj: Any) -> str:
 
 
 def json_default(o: Any) -> Any:
+    """``default=`` of :func:`settings_hash`: its output is part of every cache key.
+
+    Not :func:`dtors_bayes._format.json_default` (which writes files): callables are spelled by
+    :func:`key_name`, objects with ``to_dict`` by it, arrays and sets by ``list``, the rest by
+    ``repr``. Changing any of this renames every cached task, so it stays as it is.
+    """
     if isinstance(o, np.integer):
         return int(o)
     if isinstance(o, np.floating):
@@ -88,7 +94,3 @@ def key_name(obj: Any) -> str:
     module = getattr(obj, "__module__", "?")
     return f"{KEY_MODULES.get(module, module)}.{getattr(obj, '__qualname__', repr(obj))}"
 
-
-def safe_name(name: str) -> str:
-    """``name`` with every character but letters, digits and ``-_.`` replaced by ``_``."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)

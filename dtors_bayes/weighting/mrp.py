@@ -21,8 +21,8 @@ dict, so the math is shared with the model. Population estimands are
 modality's own cells (``modality_level`` / ``modality_change``), every cell given modality A
 (``adjusted_*``) and contrasts of adjusted change.
 
-Covariates of a cell: the variables the covariate formula names (parsed by ``formulae``,
-never by substring, so ``age_group`` does not also pull in ``age``). A population cell
+Covariates of a cell: the variables the covariate request names (matched by name, never by
+substring, so ``age_group`` does not also pull in ``age``). A population cell
 variable (``age_group``, ``sex``, ``primary_drug``, ``referral_route``, ``modality``) takes the
 cell's category. ``age`` (numeric in the model, an age group in the population table) takes
 the *sample mean age* of the modelled persons in the cell's age group,
@@ -33,10 +33,11 @@ the *sample mean age* of the modelled persons in the cell's age group,
 
 (within-group ages are unknown; the mean is the first-order choice, exact for a model
 linear in age up to the Jensen term of the inverse link; a group with no sample person falls
-back to its midpoint, 50 for 45+). The cells' design matrix is built by the same formula on
-persons and cells stacked, then centred and scaled with the persons' means and standard
-deviations, reproducing the fit's ``X`` exactly (checked). Covariates the population table
-lacks are an error.
+back to its midpoint, 50 for 45+). The cells' design matrix is the fit's own
+:class:`~dtors_bayes.models.encoding.CovariateEncoding` (the model's levels, reference
+categories, and the persons' means and standard deviations) applied to the cells; the
+persons' rows must reproduce the fit's ``X`` (checked). Covariates the population table lacks
+are an error.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ import pandas as pd
 from dtors_bayes.constants import AGE_LABELS, CI_PROB
 from dtors_bayes.estimands.engine import assemble_estimands, contrast_pairs, estimand_table
 from dtors_bayes.estimands.weights import WeightSpec
-from dtors_bayes.exceptions import CohortError, FitError
+from dtors_bayes.exceptions import CohortError, FitError, ModelError
+from dtors_bayes.models.encoding import CovariateEncoding, covariate_rhs
 from dtors_bayes.models.sampling import stack_draws
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,35 +65,15 @@ MRP_ASSUMPTION = ("poststratified to the population cells; person, site and area
                   "sample mean age of its age group")
 
 
-def _formula_variables(rhs: str, columns) -> list[str]:
-    """Person columns a formula right-hand side names, in the persons' column order."""
-    try:
-        from formulae import model_description
-
-        names = set(model_description(rhs).var_names)
-    except Exception:  # noqa: BLE001 - fall back to identifiers; formula_columns reports errors
-        import re
-
-        names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", rhs))
-    return [c for c in columns if c in names]
-
-
-def _rhs(covariates) -> str | None:
-    if covariates is None or (not isinstance(covariates, str) and len(covariates) == 0):
-        return None
-    if isinstance(covariates, str):
-        return covariates.split("~", 1)[-1].strip()
-    return " + ".join(covariates)
-
-
 def cell_design(fit: Fit, cells: pd.DataFrame, persons: pd.DataFrame) -> np.ndarray:
     """Covariate matrix of population cells in the fit's encoding.
 
-    Each variable of the covariate formula takes the cell's value: its category for a
+    Each variable of the covariate request takes the cell's value: its category for a
     population cell variable (``age_group``, ``sex``, ...), the sample mean age of the cell's
-    age group for ``age`` (module notes). Persons and cells are encoded together by the
-    fit's formula and standardised with the persons' means and sds, so the persons' rows
-    reproduce the fit's ``X`` (checked) and the cells' rows are in the same encoding.
+    age group for ``age`` (module notes). The cells are encoded by the fit's
+    :class:`~dtors_bayes.models.encoding.CovariateEncoding` (kept with the fit; for a fit saved
+    before it was kept, fitted again on the persons), the one that made the fit's ``X``: the
+    persons' rows must reproduce it (checked).
 
     Parameters
     ----------
@@ -114,23 +96,30 @@ def cell_design(fit: Fit, cells: pd.DataFrame, persons: pd.DataFrame) -> np.ndar
         If the persons' rows do not reproduce the fit's ``X``.
     """
     design = fit.design
-    rhs = _rhs(fit.model.covariates)
-    if rhs is None:
+    enc = design.encoding
+    if enc is None:  # saved before the encoding was kept: the persons give it again
+        if covariate_rhs(fit.model.covariates) is None:
+            return np.zeros((len(cells), 0))
+        try:
+            enc = CovariateEncoding.fit(persons, fit.model.covariates)
+        except ModelError as err:
+            raise FitError(f"the persons' covariates do not give the fit's encoding: {err}"
+                           ) from err
+    if not enc.names:
         return np.zeros((len(cells), 0))
-    from dtors_bayes.models.design import formula_columns, standardise
-
-    used = _formula_variables(rhs, persons.columns)
     cell_frame = pd.DataFrame(index=range(len(cells)))
     problems = []
-    for col in used:
+    for col in enc.variables:
         if col in cells.columns:
-            vals = cells[col].astype(str).to_numpy()
-            seen = set(persons[col].astype(str))
-            for cat in sorted(set(vals) - seen):
-                problems.append(f"population cells: '{col}' = '{cat}' has no modelled person, "
-                                "so the model has no coefficient for it; drop or merge the "
-                                "category")
-            cell_frame[col] = vals
+            if enc.is_categorical(col):
+                vals = cells[col].astype(str).to_numpy()
+                for cat in sorted(set(vals) - set(enc.levels(col))):
+                    problems.append(f"population cells: '{col}' = '{cat}' has no modelled "
+                                    "person, so the model has no coefficient for it; drop or "
+                                    "merge the category")
+                cell_frame[col] = vals
+            else:
+                cell_frame[col] = cells[col].astype(float).to_numpy()
         elif col == "age" and "age_group" in cells.columns:
             groups = persons.assign(_g=persons["age_group"].astype(str)).groupby("_g")["age"]
             means = groups.mean().to_dict()
@@ -146,23 +135,17 @@ def cell_design(fit: Fit, cells: pd.DataFrame, persons: pd.DataFrame) -> np.ndar
                             "age_group)")
     if problems:
         raise CohortError(problems)
-    pers = persons[used].reset_index(drop=True).copy()
-    for col in used:
-        if not pd.api.types.is_numeric_dtype(pers[col]):
-            pers[col] = pers[col].astype(str)
-        else:
-            cell_frame[col] = cell_frame[col].astype(float)
-    stacked = pd.concat([pers, cell_frame[used]], ignore_index=True)
-    X, names = formula_columns(rhs, stacked)
     base_names = [n for n in design.covariate_names if not n.startswith("baseline_")]
-    if names != base_names:
-        raise FitError(f"cell covariate columns {names} differ from the fit's {base_names}")
-    n = len(pers)
-    X = standardise(X, n)  # the fit's encoding: persons' mean and sd
-    if not np.allclose(X[:n], design.X[:, : X.shape[1]], atol=1e-8):
+    if enc.names != base_names:
+        raise FitError(f"cell covariate columns {enc.names} differ from the fit's {base_names}")
+    try:
+        X_persons = enc.transform(persons.reset_index(drop=True))
+    except ModelError as err:
+        raise FitError(f"the persons' covariates do not reproduce the fit's X: {err}") from err
+    if not np.allclose(X_persons, design.X[:, : enc.n_columns], atol=1e-8):
         raise FitError("the persons' covariates do not reproduce the fit's X: was the fit made "
                        "from this cohort?")
-    return X[n:]
+    return enc.transform(cell_frame)
 
 
 def _gh(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from dtors_bayes.models.encoding import MISSING_LEVEL, CovariateEncoding
 from dtors_bayes.weighting.calibration import DEFAULT_TRIM, _persons, calibration_problem
 from dtors_bayes.weighting.raking import rake
 
@@ -51,33 +52,26 @@ def response_design(persons: pd.DataFrame, columns: Sequence[str] | None = None
     (sorted), with missing values as their own category ``"missing"``. Constant columns are
     dropped. Default columns: every baseline covariate column (``age``, ``sex``,
     ``primary_drug``, ``referral_route``, extras) and ``modality``.
+
+    The encoding is :class:`~dtors_bayes.models.encoding.CovariateEncoding` (the change
+    model's and MRP's) with ``missing="indicator"`` and ``scaling="response"``; booleans and
+    other non-numeric columns enter as the categories of their text.
     """
     if columns is None:
         skip = {"person_id", "site_id", "area_id", "age_group"}
         columns = [c for c in persons.columns if c not in skip]
-    cols: list[np.ndarray] = [np.ones(len(persons))]
-    names = ["Intercept"]
-    for c in columns:
-        s = persons[c]
+    columns = list(columns)
+    frame = {}
+    for c in dict.fromkeys(columns):
+        s = persons[c].reset_index(drop=True)
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            v = s.to_numpy(float)
-            miss = np.isnan(v)
-            mean = np.nanmean(v) if (~miss).any() else 0.0
-            v = np.where(miss, mean, v)
-            sd = v.std()
-            if sd > 0:
-                cols.append((v - mean) / sd)
-                names.append(c)
-            if miss.any():
-                cols.append(miss.astype(float))
-                names.append(f"{c}_missing")
-        else:
-            lab = s.astype(object).where(s.notna(), "missing").astype(str)
-            cats = sorted(lab.unique())
-            for cat in cats[1:]:
-                cols.append((lab == cat).to_numpy(float))
-                names.append(f"{c}[{cat}]")
-    return np.column_stack(cols), names
+            frame[c] = s
+        else:  # categories are the values' text (booleans too), sorted as text
+            frame[c] = s.astype(object).where(s.notna(), MISSING_LEVEL).astype(str)
+    frame = pd.DataFrame(frame, index=range(len(persons)))
+    enc = CovariateEncoding.fit(frame, columns, missing="indicator", scaling="response")
+    X = enc.transform(frame, missing="indicator")
+    return np.column_stack([np.ones(len(persons)), X]), ["Intercept", *enc.names]
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, case_weights: np.ndarray | None = None, *,

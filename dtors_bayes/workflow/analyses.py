@@ -121,8 +121,8 @@ def bind(cls) -> None:
     """Attach the analyses of a fit as methods of ``cls`` (:class:`~dtors_bayes.models.fit.Fit`).
 
     ``estimate`` is :func:`estimate`; ``sensitivity`` and ``impute`` are
-    :func:`dtors_bayes.attrition.sensitivity.sensitivity` and
-    :func:`~dtors_bayes.attrition.sensitivity.impute` themselves (same signature, same
+    :func:`dtors_bayes.attrition.pattern_mixture.sensitivity` and
+    :func:`dtors_bayes.attrition.imputation.impute` themselves (same signature, same
     docstring), so ``fit.sensitivity(deltas)`` is ``sensitivity(fit, deltas)``.
     """
     cls.estimate = estimate

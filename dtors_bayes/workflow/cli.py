@@ -1,11 +1,12 @@
 """The ``dtors-bayes`` command line, thin over the library.
 
 Subcommands: ``simulate``, ``validate``, ``fit``, ``estimate``, ``report``, ``demo``, and
-``sensitivity``, ``compare``, ``study`` (wired to their modules when this version has them).
+``sensitivity``, ``compare`` (:mod:`dtors_bayes.workflow.commands`) and ``study``
+(:func:`dtors_bayes.studies.files.run_study_file`).
 
 Exit codes: 0 success; 1 bad input (data, spec, model, fit, a missing file), reported as
 *one line* on stderr, never a traceback (``--traceback`` shows one, for debugging);
-2 usage errors and commands not available in this version.
+2 usage errors.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dtors_bayes.exceptions import CohortError, DtorsError, FitError
 PROG = "dtors-bayes"
 #: Specs the demo fits (from ``models/``), in report order.
 DEMO_SPECS = ("acquisitive_crime_mar", "employed", "mental_health", "drug_spend_hurdle")
-#: Pattern-mixture offsets used by the demo when the sensitivity analysis is available.
+#: Pattern-mixture offsets of the demo report's sensitivity section.
 DEMO_DELTAS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 MODELS_DIR = Path(str(files("dtors_bayes.workflow") / "specs"))
 FORWARDED = {"sensitivity": "sensitivity", "compare": "compare"}
@@ -158,10 +159,10 @@ def _estimate(fit, cohort, args_or_none=None, spec=None):
 
 def extra_tables(fits: Sequence, specs: Sequence, cohort, *, deltas: Sequence[float] | None = None
                  ) -> dict:
-    """Sensitivity (and weight) tables for a report, when this version can compute them.
+    """Sensitivity and weight tables for a report.
 
-    Sensitivity: the pattern-mixture delta grid (``fit.sensitivity`` or
-    :func:`dtors_bayes.attrition.sensitivity.sensitivity`) for every fit whose spec has a
+    Sensitivity: the pattern-mixture delta grid
+    (:func:`dtors_bayes.attrition.pattern_mixture.sensitivity`) for every fit whose spec has a
     ``[sensitivity]`` section (or for every fit with ``deltas`` given); the ``change`` and
     ``modality_contrast`` rows go to ``"sensitivity"``, tipping points (when computed) to
     ``"sensitivity_tipping_points"``. Weights:
@@ -390,9 +391,10 @@ HELP = {
     "demo": "The whole workflow on the bundled cohort: validate, summarise, fit the core "
             "analyses, estimate, and write an HTML report.",
     "sensitivity": "Pattern-mixture / selection sensitivity analysis of a fit (delta grid, "
-                   "tipping point), run by dtors_bayes.attrition.sensitivity.",
-    "compare": "Compare fits (PSIS-LOO, grouped CV, posterior predictive checks), run by "
-               "dtors_bayes.comparison.compare.",
+                   "tipping point): dtors_bayes.workflow.commands.cmd_sensitivity over "
+                   "dtors_bayes.attrition.pattern_mixture.",
+    "compare": "Compare fits (PSIS-LOO, grouped CV, posterior predictive checks): "
+               "dtors_bayes.workflow.commands.cmd_compare over dtors_bayes.comparison.",
     "study": "Run a simulation study (SBC, coverage) described by a TOML file, on Dask.",
 }
 
@@ -407,8 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Bayesian within-person change models for observational treatment "
                     "cohorts (DTORS-shaped): simulate, validate, fit, estimate, report.",
-        epilog="Exit status: 0 ok, 1 bad input (one line on stderr), 2 usage or not "
-               "available. Data stay local: no network calls.")
+        epilog="Exit status: 0 ok, 1 bad input (one line on stderr), 2 usage. Data stay "
+               "local: no network calls.")
     parser.add_argument("--traceback", action="store_true",
                         help="show Python tracebacks for errors (debugging)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from dtors_bayes._format import markdown_table
 from dtors_bayes.attrition.pattern_mixture import sensitivity
 from dtors_bayes.comparison.compare import compare
 from dtors_bayes.comparison.ppc import posterior_predictive_check
-from dtors_bayes.data.summary import markdown_table
 from dtors_bayes.models.io import load_fit
 
 
@@ -65,7 +65,7 @@ def cmd_sensitivity(argv: list[str]) -> int:
     print(f"{len(res.table)} rows in {res.seconds:.1f} s")
     if args.out is not None:
         if args.out.suffix == ".md":
-            args.out.write_text(markdown_table(res.table) + "\n")
+            args.out.write_text(markdown_table(res.table, ".4g") + "\n")
         else:
             res.table.to_csv(args.out, index=False)
     if args.plot is not None:
@@ -105,7 +105,7 @@ def cmd_compare(argv: list[str]) -> int:
     if args.out is not None:
         table = res.table.reset_index(names="model")
         if args.out.suffix == ".md":
-            args.out.write_text(markdown_table(table) + "\n\n" + "\n".join(res.notes) + "\n")
+            args.out.write_text(markdown_table(table, ".4g") + "\n\n" + "\n".join(res.notes) + "\n")
         else:
             table.to_csv(args.out, index=False)
     return 0

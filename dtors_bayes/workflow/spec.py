@@ -15,8 +15,8 @@ Sections and keys (all but ``[model] outcome`` optional)::
     [sampler]    draws, tune, chains, random_seed, target_accept, sampler
     [estimate]   weighting ("none" | "fixed" | "propagated" | "mrp"),
                  contrasts ("reference" | "pairs"), reference, ci_prob
-    [sensitivity] deltas (list of numbers; pattern-mixture offsets, used when
-                 :mod:`dtors_bayes.attrition.sensitivity` is available)
+    [sensitivity] deltas (list of numbers; pattern-mixture offsets of the report's
+                 sensitivity section, :mod:`dtors_bayes.attrition.pattern_mixture`)
 
 Every problem is collected and raised once as :class:`~dtors_bayes.exceptions.SpecError`,
 each line naming the file, the section and the key.
@@ -38,8 +38,8 @@ from dtors_bayes.models.families import FAMILIES
 from dtors_bayes.models.selection import from_dict as attrition_from_dict
 from dtors_bayes.models.time_basis import TIME_KINDS
 
-#: Weighting modes a spec may name (``"none"`` is served by the core; the others by
-#: :mod:`dtors_bayes.weighting.weights` when it is available).
+#: Weighting modes a spec may name (every one dispatched by
+#: :func:`dtors_bayes.workflow.analyses.estimate`, bound as ``Fit.estimate``).
 WEIGHTINGS = ("none", "fixed", "propagated", "mrp")
 CONTRASTS = ("reference", "pairs")
 SAMPLERS = ("nutpie", "pymc", "numpyro")
@@ -343,9 +343,8 @@ class AnalysisSpec:
                  **overrides: Any) -> pd.DataFrame:
         """Estimates of a fit with the spec's ``[estimate]`` settings.
 
-        ``weighting="none"`` is served by :meth:`Fit.estimate`; other modes are delegated to
-        ``dtors_bayes.weighting.weights.estimate(fit, cohort, weighting=..., contrasts=...,
-        reference=..., ci_prob=...)`` when that module provides it.
+        Every weighting mode goes through :func:`estimate_fit`, that is
+        :func:`dtors_bayes.workflow.analyses.estimate` (``fit.estimate``).
 
         Parameters
         ----------

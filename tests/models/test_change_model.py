@@ -8,7 +8,7 @@ import pytest
 from dtors_bayes.exceptions import ModelError
 from dtors_bayes.models.change_model import ChangeModel
 from dtors_bayes.models.families import FAMILIES
-from dtors_bayes.testing import FAMILY_OUTCOME, TINY_OUTCOMES, tiny_cohort
+from dtors_bayes.testing import FAMILY_OUTCOME, FAST, TINY_OUTCOMES, tiny_cohort
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +31,8 @@ def test_logp_and_gradient_finite_at_initial_point(cohort, family, time):
     # The logp terms are summed here: Python-mode Elemwise takes at most 32 operands, fewer
     # than the hurdles' (two parts x the hierarchical levels' terms and Jacobians).
     logp = sum(float(np.sum(t)) for t in
-               pm_model.compile_logp(sum=False, mode="FAST_COMPILE")(ip))
-    grad = pm_model.compile_dlogp(mode="FAST_COMPILE")(ip)
+               pm_model.compile_logp(sum=False, **FAST)(ip))
+    grad = pm_model.compile_dlogp(**FAST)(ip)
     assert np.isfinite(logp)
     assert np.all(np.isfinite(grad))
     assert np.any(grad != 0)
@@ -124,8 +124,9 @@ def test_level_missing_from_cohort_is_an_error():
                            outcomes={"crime": "bernoulli"})
     with pytest.raises(ModelError, match="no site_id column"):
         ChangeModel("crime").build(c)
-    # and with levels=() it builds
-    assert ChangeModel("crime", levels=()).build(c) is not None
+    # and with levels=() it builds, with no site or area effects
+    names = {v.name for v in ChangeModel("crime", levels=()).build(c).free_RVs}
+    assert "z_person" in names and not names & {"z_site", "sigma_site", "z_area", "sigma_area"}
 
 
 def test_print_shows_math_and_priors(cohort):

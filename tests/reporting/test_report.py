@@ -2,67 +2,31 @@
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from dtors_bayes.reporting import figures as plots
 from dtors_bayes.reporting import report as report
-from dtors_bayes.testing import TINY_SAMPLER, tiny_cohort
+from dtors_bayes.testing import parse_html
 
 # tiny fits do not converge, by design: their sampler warnings are expected here
 pytestmark = pytest.mark.filterwarnings("ignore:.*(R-hat|ess_|divergent|BFMI).*:UserWarning")
+integration = pytest.mark.integration  # every test that uses the real fit
 
 
-class Page(HTMLParser):
-    """Collects h2 headings, image sources and the banner of a page (and checks it parses)."""
-
-    def __init__(self):
-        super().__init__()
-        self.h2: list[str] = []
-        self.imgs: list[str] = []
-        self.classes: list[str] = []
-        self._h2 = False
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "h2":
-            self._h2 = True
-            self.h2.append("")
-        if tag == "img":
-            self.imgs.append(a.get("src", ""))
-        if a.get("class"):
-            self.classes.append(a["class"])
-
-    def handle_endtag(self, tag):
-        if tag == "h2":
-            self._h2 = False
-
-    def handle_data(self, data):
-        if self._h2:
-            self.h2[-1] += data
-
-
-def parse(path) -> Page:
-    p = Page()
-    p.feed(path.read_text(encoding="utf-8"))
-    p.close()
-    return p
+parse = parse_html
 
 
 @pytest.fixture(scope="module")
-def cohort():
-    return tiny_cohort(80, seed=4)
+def cohort(tiny_fit_cohort):
+    return tiny_fit_cohort
 
 
 @pytest.fixture(scope="module")
-def fit(cohort):
-    from dtors_bayes.models.change_model import ChangeModel
-
-    return ChangeModel("crime", "bernoulli", covariates=["age", "sex"], time="months").fit(
-        cohort, random_seed=2, **TINY_SAMPLER)
+def fit(tiny_fit):
+    """The shared tiny fit (tests/conftest.py): tests that request it are integration."""
+    return tiny_fit
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +36,17 @@ def estimates(fit):
     return t
 
 
+@pytest.fixture(scope="module")
+def hand_estimates():
+    """An estimates table of a hand-built posterior (no sampling), for the table writers."""
+    from dtors_bayes.testing import hand_posterior_fit
+
+    t = hand_posterior_fit().estimate()
+    t.insert(0, "analysis", "y_mar")
+    return t
+
+
+@integration
 def test_report_sections_images_tables(tmp_path, cohort, fit, estimates):
     sens = pd.DataFrame({"outcome": "crime", "estimand": "change", "wave": 2,
                          "delta": [-1.0, 0.0, 1.0], "mean": [-0.2, -0.1, 0.0],
@@ -106,6 +81,7 @@ def test_report_sections_images_tables(tmp_path, cohort, fit, estimates):
         assert needle in text, needle
 
 
+@integration
 def test_banner_only_with_trouble(tmp_path, cohort, fit, estimates, monkeypatch):
     monkeypatch.setattr(type(fit), "problems", lambda self: ["3 divergent transitions"])
     page = parse(report.write_report(tmp_path / "a", cohort=cohort, fits=[fit],
@@ -119,6 +95,7 @@ def test_banner_only_with_trouble(tmp_path, cohort, fit, estimates, monkeypatch)
     assert "No weights in this report" in text and "No sensitivity analysis" in text
 
 
+@integration
 def test_counts_reconcile(cohort, fit):
     t = report.counts_table(cohort, [fit])
     row = t.iloc[0]
@@ -129,16 +106,17 @@ def test_counts_reconcile(cohort, fit):
     assert bool(row["reconciles"])
 
 
+@integration
 def test_personal_rows_refused(tmp_path, cohort, fit, estimates):
     with pytest.raises(ValueError, match="aggregates only"):
         report.write_report(tmp_path, cohort=cohort, fits=[fit], estimates=estimates,
                             extra_tables={"bad": pd.DataFrame({"person_id": [1, 2]})})
 
 
-def test_variants_side_by_side(estimates):
-    other = estimates.copy()
+def test_variants_side_by_side(hand_estimates):
+    other = hand_estimates.copy()
     other["weighting"] = "propagated"
-    fig = plots.trajectory_figure(pd.concat([estimates, other]), "crime")
+    fig = plots.trajectory_figure(pd.concat([hand_estimates, other]), "y")
     ax = fig.axes[0]
     assert len(ax.containers) == 2  # one errorbar series per variant
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -159,16 +137,30 @@ def test_latex_and_markdown_tables(tmp_path):
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".md", ".tex", ".html"])
-def test_write_estimates_by_suffix(tmp_path, estimates, suffix):
-    path = report.write_estimates(estimates, tmp_path / f"t{suffix}")
-    assert path.stat().st_size > 0
+def test_write_estimates_by_suffix(tmp_path, hand_estimates, suffix):
+    """Each format holds the whole table: one row per estimate, read back where it can be."""
+    est = hand_estimates
+    path = report.write_estimates(est, tmp_path / f"t{suffix}")
+    text = path.read_text(encoding="utf-8")
+    if suffix == ".csv":
+        back = pd.read_csv(path, keep_default_na=False)
+        assert list(back.columns) == list(est.columns) and len(back) == len(est)
+        np.testing.assert_allclose(back["mean"], est["mean"], rtol=1e-12)
+    elif suffix == ".md":
+        lines = text.splitlines()
+        assert lines[0].startswith("| analysis | outcome |") and len(lines) == len(est) + 2
+    elif suffix == ".tex":
+        assert r"\begin{tabular}" in text and text.count(r"y\_mar") == len(est)
+    else:
+        parse(path)  # parses as HTML
+        assert text.count("<tr") == len(est) + 1 and text.count("y_mar") == len(est)
 
 
-def test_write_estimates_unknown_suffix(tmp_path, estimates):
+def test_write_estimates_unknown_suffix(tmp_path, hand_estimates):
     with pytest.raises(ValueError, match="unknown table format"):
-        report.write_estimates(estimates, tmp_path / "t.xlsx")
+        report.write_estimates(hand_estimates, tmp_path / "t.xlsx")
 
 
-def test_forest_none_without_contrasts(estimates):
-    assert plots.contrast_forest(estimates[estimates["estimand"] == "level"]) is None
+def test_forest_none_without_contrasts(hand_estimates):
+    assert plots.contrast_forest(hand_estimates[hand_estimates["estimand"] == "level"]) is None
     assert plots.sensitivity_figure(pd.DataFrame({"mean": [1.0]})) is None

@@ -7,22 +7,22 @@ import contextlib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import OUTCOMES, long_frame, tiny_frames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dtors_bayes.data.cohort import Cohort
 from dtors_bayes.data.validation import validate
 from dtors_bayes.exceptions import CohortError
+from dtors_bayes.testing import HAND_OUTCOMES, hand_frames, hand_long_frame
 
 
 def build(f, **kwargs):
-    kwargs.setdefault("outcomes", OUTCOMES)
+    kwargs.setdefault("outcomes", HAND_OUTCOMES)
     return Cohort.from_frames(f["persons"], f["interviews"], f.get("population"), **kwargs)
 
 
 def test_valid_tiny_cohort_has_no_problems(frames):
-    assert validate(frames["persons"], frames["interviews"], outcomes=OUTCOMES) == []
+    assert validate(frames["persons"], frames["interviews"], outcomes=HAND_OUTCOMES) == []
 
 
 def test_missing_required_column_names_role_and_columns_found(frames):
@@ -41,7 +41,7 @@ def test_missing_required_column_names_user_column(frames):
 
 def test_missing_outcome_column(frames):
     with pytest.raises(CohortError, match="outcome 'alcohol' is not in interviews"):
-        build(frames, outcomes={**OUTCOMES, "alcohol": "gaussian"})
+        build(frames, outcomes={**HAND_OUTCOMES, "alcohol": "gaussian"})
 
 
 def test_duplicate_person_id(frames):
@@ -59,11 +59,11 @@ def test_person_in_two_sites(frames):
 
 
 def test_person_in_two_sites_in_long_form(frames):
-    long = long_frame(frames)
+    long = hand_long_frame(frames)
     long.loc[long.index[1], "site_id"] = "S3"
     with pytest.raises(CohortError, match=r"place 1 person\(s\) in two or more sites "
                        r"\(first person ids: P001\)"):
-        Cohort.from_long(long, outcomes=OUTCOMES)
+        Cohort.from_long(long, outcomes=HAND_OUTCOMES)
 
 
 def test_site_in_two_areas(frames):
@@ -93,7 +93,7 @@ def test_interviewed_false_with_outcomes(frames):
 def test_no_intake_interview_false(frames):
     iv = frames["interviews"]
     row = iv.index[(iv["person_id"] == "P004") & (iv["wave"] == 0)][0]
-    iv.loc[row, ["interviewed", "months", *OUTCOMES]] = [False, np.nan, np.nan, np.nan, np.nan]
+    iv.loc[row, ["interviewed", "months", *HAND_OUTCOMES]] = [False, np.nan, np.nan, np.nan, np.nan]
     with pytest.raises(CohortError, match=r"lack an intake interview at wave 0.*P004"):
         build(frames)
 
@@ -252,16 +252,16 @@ def test_population_age_group_matches_derived(frames):
 
 
 def test_person_column_varying_in_long_form(frames):
-    long = long_frame(frames)
+    long = hand_long_frame(frames)
     long.loc[long.index[4], "motivation"] = 99.0
     with pytest.raises(CohortError, match=r"column 'motivation'.*vary within 1 person\(s\) in "
                        r"the long table \(first person ids: P002\)"):
-        Cohort.from_long(long, outcomes=OUTCOMES, person_columns=["motivation"])
+        Cohort.from_long(long, outcomes=HAND_OUTCOMES, person_columns=["motivation"])
 
 
 def test_unknown_family(frames):
     with pytest.raises(CohortError, match="column 'crime' has unknown family 'poisson'"):
-        build(frames, outcomes={**OUTCOMES, "crime": "poisson"})
+        build(frames, outcomes={**HAND_OUTCOMES, "crime": "poisson"})
 
 
 def test_roles_naming_missing_column(frames):
@@ -293,7 +293,7 @@ def test_all_problems_listed_at_once(frames):
     frames["interviews"].loc[0, "months"] = -1.0
     frames["interviews"].loc[0, "days_heroin"] = 40.0
     with pytest.raises(CohortError) as err:
-        build(frames, outcomes={**OUTCOMES, "crime": "poisson"})
+        build(frames, outcomes={**HAND_OUTCOMES, "crime": "poisson"})
     text = str(err.value)
     assert len(err.value.problems) == 5
     for piece in ("two or more areas", "court", "negative", "outside the support",
@@ -307,7 +307,7 @@ def _corrupt(f: dict, kind: str, pick: int) -> dict:
     p, iv, pop = f["persons"], f["interviews"], f["population"]
     i, j = pick % len(p), pick % len(iv)
     if kind == "drop_column":
-        col = ["person_id", "wave", *OUTCOMES][pick % 5]
+        col = ["person_id", "wave", *HAND_OUTCOMES][pick % 5]
         table = "persons" if col == "person_id" and pick % 2 else "interviews"
         f[table] = f[table].drop(columns=col)
     elif kind == "text":
@@ -359,7 +359,7 @@ KINDS = ["drop_column", "text", "duplicate", "nan_id", "negative_months", "suppo
        picks=st.lists(st.integers(0, 1000), min_size=3, max_size=3),
        long=st.booleans())
 def test_corrupted_cohort_always_raises_cohort_error(kinds, picks, long):
-    f = tiny_frames()
+    f = hand_frames()
     f = _corrupt(f, kinds[0], picks[0])  # always applies to the clean frames
     for kind, pick in zip(kinds[1:], picks[1:], strict=False):
         # a later corruption may need a column an earlier one removed
@@ -367,7 +367,7 @@ def test_corrupted_cohort_always_raises_cohort_error(kinds, picks, long):
             f = _corrupt(f, kind, pick)
     with pytest.raises(CohortError) as err:
         if long and "person_id" in f["persons"] and "person_id" in f["interviews"]:
-            Cohort.from_long(long_frame(f), outcomes=OUTCOMES, population=f["population"],
+            Cohort.from_long(hand_long_frame(f), outcomes=HAND_OUTCOMES, population=f["population"],
                              person_columns=["motivation"])
         else:
             build(f)

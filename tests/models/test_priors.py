@@ -13,7 +13,7 @@ from dtors_bayes.models.families import FAMILIES
 from dtors_bayes.models.predictor import linear_predictor, trajectory_levels
 from dtors_bayes.models.priors import HALFNORMAL_MEAN, ZEGER_C2, basis_centres, parse_level_loc
 from dtors_bayes.studies.sbc_design import _scalar_quantities, frozen_priors, ranked_names
-from dtors_bayes.testing import FAMILY_OUTCOME, tiny_cohort
+from dtors_bayes.testing import FAMILY_OUTCOME, FAST, tiny_cohort
 
 
 @pytest.fixture(scope="module")
@@ -213,9 +213,9 @@ def test_logp_finite_with_constant_modality_effect(cohort, family):
     model = ChangeModel(FAMILY_OUTCOME[family], family, modality_by_time=False, levels=())
     pm_model = model.build(cohort)
     ip = pm_model.initial_point()
-    logp = pm_model.compile_logp(sum=False, mode="FAST_COMPILE")(ip)  # <= 32 operands each
+    logp = pm_model.compile_logp(sum=False, **FAST)(ip)  # <= 32 operands each
     assert np.isfinite(sum(float(np.sum(t)) for t in logp))
-    assert np.all(np.isfinite(pm_model.compile_dlogp(mode="FAST_COMPILE")(ip)))
+    assert np.all(np.isfinite(pm_model.compile_dlogp(**FAST)(ip)))
 
 
 def test_simulate_derives_beta_time_from_free_variables(cohort):

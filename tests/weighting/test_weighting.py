@@ -42,6 +42,7 @@ from dtors_bayes.weighting.variance import (
 )
 
 matplotlib.use("Agg")
+integration = pytest.mark.integration  # the tests that use the fitted fixtures below
 
 
 # ------------------------------------------------------------------ raking
@@ -397,9 +398,18 @@ def test_weight_draws_hit_margins_and_vary(sim):
     d1 = weight_draws(c, 5, seed=1, wave=1)
     assert np.all(d1[:, ~c.interviewed_matrix()[:, 1]] == 0)
     dn = weight_draws(c, 5, seed=1, wave=1, response="normal")
-    assert dn.shape == d1.shape
+    seen = c.interviewed_matrix()[:, 1]
+    assert dn.shape == d1.shape and np.all(dn[:, ~seen] == 0) and np.all(dn[:, seen] > 0)
+    np.testing.assert_allclose(dn.sum(axis=1), N)
     cc = complete_case_estimates(c, "acquisitive_crime", weights="propagated", n_draws=40)
     assert (cc["population"] == "target").all() and np.isfinite(cc["ci_lb"]).all()
+    # Propagating the weights' uncertainty moves the point estimates little: every estimate
+    # lies within one fixed-weight sd of the fixed-weight one (0.4 sd at most here).
+    key = ["estimand", "wave", "modality", "contrast"]
+    both = cc.merge(complete_case_estimates(c, "acquisitive_crime"), on=key,
+                    suffixes=("_p", "_f"))
+    assert len(both) == len(cc)
+    assert ((both["mean_p"] - both["mean_f"]).abs() <= both["sd_f"] + 1e-12).all()
 
 
 @pytest.mark.parametrize("bootstrap", ["persons", "design"])
@@ -466,6 +476,7 @@ def fit(sim):
         return m.fit(sim.cohort, random_seed=1, **TINY_SAMPLER)
 
 
+@integration
 def test_constant_weight_draws_equal_fixed_weights(fit, sim, tmp_path):
     w = calibration_weights(sim.cohort, person_ids=fit.design.person_ids).weights
     fixed = fit.estimate("fixed", weights=w)
@@ -500,6 +511,7 @@ def _with_zero_sigmas(fit):
     return out
 
 
+@integration
 def test_mrp_equals_g_computation_when_effects_vanish(fit, sim):
     # sample cells as the population and no random-effect spread: MRP = g-computation
     f0 = _with_zero_sigmas(fit)
@@ -514,12 +526,18 @@ def test_mrp_equals_g_computation_when_effects_vanish(fit, sim):
     assert (m["weighting"] == "mrp").all() and (m["population"] == "target").all()
 
 
-def test_mrp_integrates_effects_and_runs_on_population(fit):
+def test_gauss_hermite_rule_integrates_a_logistic_normal():
+    """MRP's quadrature: E[expit(0.3 + 1.4 Z)] against 400k draws (Monte Carlo sd about
+    4e-4, so 2e-3 is about 5 sd)."""
     x, w = mrp._gh(30)
     rng = np.random.default_rng(0)
     z = rng.normal(size=400_000)
     assert (w * expit(0.3 + 1.4 * x)).sum() == pytest.approx(expit(0.3 + 1.4 * z).mean(),
                                                              abs=2e-3)
+
+
+@integration
+def test_mrp_integrates_effects_and_runs_on_population(fit):
     tab = mrp.mrp_estimates(fit)
     lv = tab[(tab.estimand == "level") & (tab.modality == "")]
     assert lv["mean"].between(0, 1).all()
@@ -538,6 +556,7 @@ def age_fit(request, sim):
         return request.param, m.fit(sim.cohort, random_seed=2, **TINY_SAMPLER)
 
 
+@integration
 def test_mrp_with_age_covariates(age_fit, sim):
     """tests_review P0-3: ``age_group`` (a population cell variable) and ``age`` (numeric:
     the cell's group-mean age) both work, and the cell design is the fit's encoding."""
@@ -575,12 +594,14 @@ def test_mrp_with_age_covariates(age_fit, sim):
         np.testing.assert_allclose(both["mean_m"], both["mean_g"], rtol=1e-9)
 
 
+@integration
 def test_mrp_clear_error_for_missing_covariate(fit):
     cells = pd.DataFrame({"modality": ["prescribing"], "count": [10.0]})
     with pytest.raises(CohortError, match="not a population cell variable"):
         mrp.mrp_estimates(fit, cells)
 
 
+@integration
 def test_variance_decomposition_and_plot(fit):
     vd = variance_decomposition(fit, n_param_draws=30, n_weight_draws=3, seed=1,
                                 mnar_prior=(0.0, 1.0))
@@ -604,6 +625,7 @@ def test_variance_decomposition_and_plot(fit):
                                    seed=1)["var_mnar"] == 0).all()
 
 
+@integration
 def test_imputation_variance_matches_bernoulli_formula(fit):
     """Simulated Var(y | theta) against mu (1 - mu): unbiased, so agreement within 10%
     (20 draws per cell over ~400 missing cells and 20 posterior draws: relative MC error

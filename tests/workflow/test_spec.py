@@ -12,7 +12,7 @@ import dtors_bayes as db
 from dtors_bayes.workflow import spec as spec_mod
 from dtors_bayes.workflow.spec import AnalysisSpec, formula_problem, load_spec, spec_files
 
-MODELS = spec_files(Path(__file__).resolve().parents[1] / "models")
+MODELS = spec_files(Path(__file__).resolve().parents[2] / "models")
 SELECTION = "acquisitive_crime_selection"
 
 

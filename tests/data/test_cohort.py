@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import OUTCOMES, long_frame
 
 from dtors_bayes.data.build import infer_family
 from dtors_bayes.data.cohort import Cohort
 from dtors_bayes.data.summary import CohortSummary
 from dtors_bayes.exceptions import CohortError
+from dtors_bayes.testing import HAND_OUTCOMES, hand_long_frame
 
 
-def test_shapes_and_canonical_tables(tiny_cohort):
-    c = tiny_cohort
+def test_shapes_and_canonical_tables(hand_cohort):
+    c = hand_cohort
     assert (c.n_persons, c.n_waves) == (8, 3)
     assert c.waves == [0, 1, 2]
     assert list(c.person_ids()) == [f"P{i:03d}" for i in range(1, 9)]
@@ -22,28 +22,28 @@ def test_shapes_and_canonical_tables(tiny_cohort):
     assert len(iv) == 24
     assert isinstance(iv.index, pd.RangeIndex) and isinstance(c.persons.index, pd.RangeIndex)
     assert list(iv.columns) == ["person_id", "wave", "interviewed", "months", "in_treatment",
-                                *OUTCOMES]
+                                *HAND_OUTCOMES]
     assert iv["interviewed"].dtype == bool and iv["wave"].dtype == np.int64
     assert iv.equals(iv.sort_values(["person_id", "wave"]).reset_index(drop=True))
     assert c.levels == ("site", "area")
-    assert c.outcomes == OUTCOMES and c.trials == {"days_heroin": 28}
+    assert c.outcomes == HAND_OUTCOMES and c.trials == {"days_heroin": 28}
     assert c.covariates == ["age", "sex", "primary_drug", "referral_route", "motivation"]
     assert c.schedule == {0: 0.0, 1: 4.0, 2: 12.0}
     assert "8 persons" in repr(c) and "days_heroin (binomial)" in repr(c)
 
 
-def test_added_rows_are_counted(tiny_cohort):
-    ex = tiny_cohort.exclusions
+def test_added_rows_are_counted(hand_cohort):
+    ex = hand_cohort.exclusions
     assert list(ex.columns) == ["stage", "reason", "n_rows", "first_ids"]
     row = ex[ex["stage"] == "complete"].iloc[0]
     assert row["n_rows"] == 1 and row["first_ids"] == "P008"
-    iv = tiny_cohort.interviews
+    iv = hand_cohort.interviews
     added = iv[(iv["person_id"] == "P008") & (iv["wave"] == 2)].iloc[0]
     assert not added["interviewed"] and np.isnan(added["months"])
 
 
-def test_matrices(tiny_cohort):
-    c = tiny_cohort
+def test_matrices(hand_cohort):
+    c = hand_cohort
     yes = c.interviewed_matrix()
     assert yes.dtype == bool and yes.shape == (8, 3)
     assert yes[:, 0].all() and not yes[6, 1] and not yes[5, 2] and not yes[7, 2]
@@ -58,37 +58,37 @@ def test_matrices(tiny_cohort):
         c.matrix("age")
 
 
-def test_codes_and_site_area_map(tiny_cohort):
-    site, labels = tiny_cohort.codes("site_id")
+def test_codes_and_site_area_map(hand_cohort):
+    site, labels = hand_cohort.codes("site_id")
     assert labels == ["S1", "S2", "S3", "S4"]
     assert list(site) == [0, 0, 1, 1, 2, 2, 3, 3]
-    _, areas = tiny_cohort.codes("area_id")
+    _, areas = hand_cohort.codes("area_id")
     assert areas == ["A1", "A2"]
-    assert list(tiny_cohort.site_area_map()) == [0, 0, 1, 1]
-    mod, mlabels = tiny_cohort.codes("modality")
+    assert list(hand_cohort.site_area_map()) == [0, 0, 1, 1]
+    mod, mlabels = hand_cohort.codes("modality")
     assert mlabels == ["prescribing", "psychosocial"] and mod.dtype == np.int64
     with pytest.raises(CohortError, match="not a person column"):
-        tiny_cohort.codes("nope")
+        hand_cohort.codes("nope")
 
 
-def test_from_long_matches_from_frames(frames, tiny_cohort):
-    c = Cohort.from_long(long_frame(frames), outcomes=OUTCOMES, population=frames["population"],
-                         person_columns=["motivation"])
-    assert c.data_hash() == tiny_cohort.data_hash()
-    pd.testing.assert_frame_equal(c.persons, tiny_cohort.persons)
-    pd.testing.assert_frame_equal(c.interviews, tiny_cohort.interviews)
+def test_from_long_matches_from_frames(frames, hand_cohort):
+    c = Cohort.from_long(hand_long_frame(frames), outcomes=HAND_OUTCOMES,
+                         population=frames["population"], person_columns=["motivation"])
+    assert c.data_hash() == hand_cohort.data_hash()
+    pd.testing.assert_frame_equal(c.persons, hand_cohort.persons)
+    pd.testing.assert_frame_equal(c.interviews, hand_cohort.interviews)
 
 
-def test_from_long_baseline_only_on_intake_row(frames, tiny_cohort):
-    long = long_frame(frames)
+def test_from_long_baseline_only_on_intake_row(frames, hand_cohort):
+    long = hand_long_frame(frames)
     long.loc[long["wave"] > 0, "motivation"] = np.nan
-    c = Cohort.from_long(long, outcomes=OUTCOMES, population=frames["population"],
+    c = Cohort.from_long(long, outcomes=HAND_OUTCOMES, population=frames["population"],
                          person_columns=["motivation"])
-    assert c.data_hash() == tiny_cohort.data_hash()
+    assert c.data_hash() == hand_cohort.data_hash()
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_from_paths_round_trip(frames, tiny_cohort, tmp_path, suffix):
+def test_from_paths_round_trip(frames, hand_cohort, tmp_path, suffix):
     def write(df, name):
         path = tmp_path / f"{name}{suffix}"
         df.to_csv(path, index=False) if suffix == ".csv" else df.to_parquet(path, index=False)
@@ -96,12 +96,12 @@ def test_from_paths_round_trip(frames, tiny_cohort, tmp_path, suffix):
 
     paths = {k: write(v, k) for k, v in frames.items()}
     c = Cohort.from_paths(paths["persons"], paths["interviews"], paths["population"],
-                          outcomes=OUTCOMES)
-    assert c.data_hash() == tiny_cohort.data_hash()
-    long = write(long_frame(frames), "long")
-    c2 = Cohort.from_paths(long, population=paths["population"], outcomes=OUTCOMES,
+                          outcomes=HAND_OUTCOMES)
+    assert c.data_hash() == hand_cohort.data_hash()
+    long = write(hand_long_frame(frames), "long")
+    c2 = Cohort.from_paths(long, population=paths["population"], outcomes=HAND_OUTCOMES,
                            person_columns=["motivation"])
-    assert c2.data_hash() == tiny_cohort.data_hash()
+    assert c2.data_hash() == hand_cohort.data_hash()
 
 
 def test_from_paths_unknown_suffix(tmp_path):
@@ -109,34 +109,34 @@ def test_from_paths_unknown_suffix(tmp_path):
         Cohort.from_paths(tmp_path / "persons.xlsx")
 
 
-def test_data_hash_changes_with_data(frames, tiny_cohort):
+def test_data_hash_changes_with_data(frames, hand_cohort):
     frames["interviews"].loc[0, "wellbeing"] += 0.001
     other = Cohort.from_frames(frames["persons"], frames["interviews"], frames["population"],
-                               outcomes=OUTCOMES)
-    assert other.data_hash() != tiny_cohort.data_hash()
-    assert len(tiny_cohort.data_hash()) == 64
+                               outcomes=HAND_OUTCOMES)
+    assert other.data_hash() != hand_cohort.data_hash()
+    assert len(hand_cohort.data_hash()) == 64
 
 
-def test_role_mapping_with_user_names(frames, tiny_cohort):
+def test_role_mapping_with_user_names(frames, hand_cohort):
     ren = {"person_id": "client", "site_id": "clinic", "area_id": "dat", "wave": "visit",
            "months": "since_intake", "sex": "gender"}
     persons = frames["persons"].rename(columns=ren)
     interviews = frames["interviews"].rename(columns=ren)
     population = frames["population"].rename(columns=ren)
     roles = dict(ren)
-    c = Cohort.from_frames(persons, interviews, population, roles=roles, outcomes=OUTCOMES)
-    assert c.data_hash() == tiny_cohort.data_hash()
+    c = Cohort.from_frames(persons, interviews, population, roles=roles, outcomes=HAND_OUTCOMES)
+    assert c.data_hash() == hand_cohort.data_hash()
     assert c.roles["person_id"] == "client" and c.roles["wave"] == "visit"
     assert c.roles["modality"] == "modality"
     long = interviews.merge(persons, on="client")
-    c2 = Cohort.from_long(long, roles=roles, outcomes=OUTCOMES, population=population,
+    c2 = Cohort.from_long(long, roles=roles, outcomes=HAND_OUTCOMES, population=population,
                           person_columns=["motivation"])
-    assert c2.data_hash() == tiny_cohort.data_hash()
+    assert c2.data_hash() == hand_cohort.data_hash()
 
 
 def test_cohort_without_site_area_or_population(frames):
     persons = frames["persons"].drop(columns=["site_id", "area_id"])
-    c = Cohort.from_frames(persons, frames["interviews"], outcomes=OUTCOMES)
+    c = Cohort.from_frames(persons, frames["interviews"], outcomes=HAND_OUTCOMES)
     assert c.levels == ()
     assert c.site_area_map() is None and c.population is None
     s = c.summary()
@@ -174,7 +174,7 @@ def test_family_inference(frames):
 
 def test_extra_interview_columns_are_reported(frames):
     frames["interviews"]["interviewer"] = "ab"
-    c = Cohort.from_frames(frames["persons"], frames["interviews"], outcomes=OUTCOMES)
+    c = Cohort.from_frames(frames["persons"], frames["interviews"], outcomes=HAND_OUTCOMES)
     assert "interviewer" not in c.interviews.columns
     assert c.exclusions["reason"].str.contains("interviewer").any()
 
@@ -182,7 +182,7 @@ def test_extra_interview_columns_are_reported(frames):
 def test_months_on_non_interviewed_rows_are_cleared(frames):
     iv = frames["interviews"]
     iv.loc[~iv["interviewed"], "months"] = 99.0
-    c = Cohort.from_frames(frames["persons"], iv, outcomes=OUTCOMES)
+    c = Cohort.from_frames(frames["persons"], iv, outcomes=HAND_OUTCOMES)
     assert np.isnan(c.months_matrix()[~c.interviewed_matrix()]).all()
     row = c.exclusions[c.exclusions["stage"] == "clean"].iloc[0]
     assert row["n_rows"] == 2
@@ -195,8 +195,8 @@ def test_user_schedule_and_trials(frames):
     assert c.trials == {"days_heroin": 30} and c.outcomes == {"days_heroin": "binomial"}
 
 
-def test_summary_reconciles_with_input(tiny_cohort, frames):
-    s = tiny_cohort.summary()
+def test_summary_reconciles_with_input(hand_cohort, frames):
+    s = hand_cohort.summary()
     assert isinstance(s, CohortSummary)
     n_int = int(frames["interviews"]["interviewed"].sum())
     assert s.counts_by_wave["n_interviewed"].sum() == n_int
@@ -214,12 +214,12 @@ def test_summary_reconciles_with_input(tiny_cohort, frames):
                                                            0.7)
 
 
-def test_summary_renders_and_writes(tiny_cohort, tmp_path):
-    s = tiny_cohort.summary()
+def test_summary_renders_and_writes(hand_cohort, tmp_path):
+    s = hand_cohort.summary()
     md = s.to_markdown()
     assert "## Interviews by wave" in md and "| wave | n_scheduled |" in md
     page = s.to_html()
-    assert "<h2>Response by site</h2>" in page and "<table>" in page
+    assert "<h2>Response by site</h2>" in page and "<table" in page
     assert "P00" not in md.split("## Rows added")[0]  # aggregates only
     written = s.write(tmp_path / "out")
     names = {p.name for p in written}
@@ -229,26 +229,26 @@ def test_summary_renders_and_writes(tiny_cohort, tmp_path):
     assert back["n_interviewed"].tolist() == [8, 7, 6]
 
 
-def test_to_frames_are_copies(tiny_cohort):
-    out = tiny_cohort.to_frames()
+def test_to_frames_are_copies(hand_cohort):
+    out = hand_cohort.to_frames()
     assert set(out) == {"persons", "interviews", "population"}
     out["persons"].loc[0, "age"] = -1
-    assert tiny_cohort.persons.loc[0, "age"] == 22.0
+    assert hand_cohort.persons.loc[0, "age"] == 22.0
 
 
-def test_person_columns_on_interview_rows_move_to_persons(frames, tiny_cohort):
+def test_person_columns_on_interview_rows_move_to_persons(frames, hand_cohort):
     iv = frames["interviews"].merge(frames["persons"][["person_id", "site_id"]], on="person_id")
     persons = frames["persons"].drop(columns="site_id")
-    c = Cohort.from_frames(persons, iv, frames["population"], outcomes=OUTCOMES)
-    assert c.data_hash() == tiny_cohort.data_hash()
+    c = Cohort.from_frames(persons, iv, frames["population"], outcomes=HAND_OUTCOMES)
+    assert c.data_hash() == hand_cohort.data_hash()
     assert "site_id" not in c.interviews.columns
     iv.loc[iv.index[1], "site_id"] = "S4"
     with pytest.raises(CohortError, match=r"place 1 person\(s\) in two or more sites"):
-        Cohort.from_frames(persons, iv, outcomes=OUTCOMES)
+        Cohort.from_frames(persons, iv, outcomes=HAND_OUTCOMES)
     iv["site_id"] = "S9"
     with pytest.raises(CohortError, match=r"column 'site_id': 8 row\(s\) disagree between "
                        "persons and interviews"):
-        Cohort.from_frames(frames["persons"], iv, outcomes=OUTCOMES)
+        Cohort.from_frames(frames["persons"], iv, outcomes=HAND_OUTCOMES)
 
 
 def test_boolean_spellings_and_numeric_labels():

@@ -6,15 +6,15 @@ from __future__ import annotations
 import filecmp
 import subprocess
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from dtors_bayes.testing import parse_html
 from dtors_bayes.workflow import cli as cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXE = Path(sys.executable).with_name("dtors-bayes")
 
 
@@ -76,29 +76,6 @@ def test_validate_prints_summary(simulated):
     assert "Interviews by wave" in res.stdout and "220 persons" in res.stdout
 
 
-class _Collect(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.h2: list[str] = []
-        self.imgs: list[str] = []
-        self._in_h2 = False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "h2":
-            self._in_h2 = True
-            self.h2.append("")
-        if tag == "img":
-            self.imgs.append(dict(attrs).get("src", ""))
-
-    def handle_endtag(self, tag):
-        if tag == "h2":
-            self._in_h2 = False
-
-    def handle_data(self, data):
-        if self._in_h2:
-            self.h2[-1] += data
-
-
 @pytest.mark.integration
 def test_round_trip_fit_estimate_report(simulated, workdir):
     fit_path = workdir / "crime.nc"
@@ -110,8 +87,10 @@ def test_round_trip_fit_estimate_report(simulated, workdir):
         out = workdir / f"crime.{suffix}"
         res = run("estimate", fit_path, "--data", simulated, "--out", out)
         assert res.returncode == 0, res.stderr
-        assert out.stat().st_size > 0
     table = pd.read_csv(workdir / "crime.csv")
+    # every format holds every row of the table
+    assert len((workdir / "crime.md").read_text().splitlines()) == len(table) + 2
+    assert (workdir / "crime.html").read_text().count("<tr") == len(table) + 1
     assert set(table["analysis"]) == {"acquisitive_crime_mar"}
     assert {"level", "change", "modality_contrast"} <= set(table["estimand"])
     assert (table["ci_prob"] == 0.9).all()
@@ -120,8 +99,7 @@ def test_round_trip_fit_estimate_report(simulated, workdir):
               "--no-progress")
     assert res.returncode == 0, res.stderr
     page = (workdir / "rep" / "index.html").read_text(encoding="utf-8")
-    parser = _Collect()
-    parser.feed(page)
+    parser = parse_html(workdir / "rep" / "index.html")
     from dtors_bayes.reporting.report import SECTIONS
 
     assert set(SECTIONS.values()) <= {h.strip() for h in parser.h2}

@@ -8,7 +8,6 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 
 from dtors_bayes.attrition.imputation import impute
 from dtors_bayes.attrition.pattern_mixture import check_deltas, sensitivity
@@ -16,56 +15,13 @@ from dtors_bayes.attrition.tipping import Conclusion, tipping_point
 from dtors_bayes.estimands.engine import contrast_pairs, draws_of_estimands
 from dtors_bayes.estimands.weights import WeightSpec
 from dtors_bayes.exceptions import FitError
-from dtors_bayes.models.change_model import ChangeModel
-from dtors_bayes.models.design import Design
-from dtors_bayes.models.fit import Fit
 from dtors_bayes.models.sampling import stack_draws
+from dtors_bayes.testing import HAND_MODALITIES, hand_posterior_fit
 
 matplotlib.use("Agg")
-N_CHAIN, N_DRAW = 2, 40
-MODS = ["prescribing", "residential"]
+MODS = HAND_MODALITIES
 KEY = ["estimand", "wave", "modality", "contrast"]
-
-
-def design(n=8, seed=0):
-    rng = np.random.default_rng(seed)
-    inter = np.ones((n, 3), bool)
-    inter[[1, 4, 6], 1] = False
-    inter[[1, 2, 4, 6, 7], 2] = False
-    y = np.where(inter, rng.integers(0, 2, (n, 3)).astype(float), np.nan)
-    return Design(
-        person_ids=np.arange(101, 101 + n), modality=np.arange(n) % 2, modality_labels=MODS,
-        site=None, site_labels=[], area=None, area_labels=[], site_area=None,
-        X=np.zeros((n, 0)), covariate_names=[], y=y,
-        months=np.tile([0.0, 4.0, 12.0], (n, 1)), interviewed=inter, waves=[0, 1, 2],
-        schedule={0: 0.0, 1: 4.0, 2: 12.0}, trials=5)
-
-
-AUX = {"beta_binomial": {"phi": 8.0}, "negative_binomial": {"alpha": 2.0},
-       "gaussian": {"sigma": 1.0}, "hurdle_lognormal": {"sigma_pos": 0.7},
-       "eq5d": {"sigma_pos": 0.5}}
-
-
-def fake_fit(family="bernoulli", seed=1, n=8):
-    rng = np.random.default_rng(seed)
-    s = N_CHAIN * N_DRAW
-
-    def cd(a):
-        return a.reshape(N_CHAIN, N_DRAW, *a.shape[1:])
-
-    post = {
-        "beta_time": (("chain", "draw", "modality", "time_basis"),
-                      cd(rng.normal([[0.3, -0.2, -0.6], [0.1, -0.5, -0.4]], 0.2, (s, 2, 3)))),
-        "z_person": (("chain", "draw", "person"), cd(rng.normal(size=(s, n)))),
-        "sigma_person": (("chain", "draw"), cd(np.abs(rng.normal(0.8, 0.1, s)))),
-    }
-    if family in ("hurdle_lognormal", "eq5d"):
-        post["pos_beta_time"] = (("chain", "draw", "modality", "time_basis"),
-                                 cd(rng.normal(-1.0, 0.2, (s, 2, 3))))
-    for k, v in AUX.get(family, {}).items():
-        post[k] = (("chain", "draw"), cd(np.abs(rng.normal(v, 0.1, s))))
-    tree = xr.DataTree.from_dict({"posterior": xr.Dataset(post)})
-    return Fit(ChangeModel("y", family, levels=()), design(n), tree, {"sampler": {}})
+fake_fit = hand_posterior_fit  # 8 persons, 3 waves, an iid posterior drawn by hand
 
 
 def direct(fit, delta, groups=None):
@@ -197,11 +153,23 @@ def test_wrong_scale_and_bad_deltas_raise():
 
 
 def test_person_level_series_groups():
+    """A by= Series is matched to persons by its index, not by position: shuffled, and
+    grouping persons otherwise than the modality pattern, it must shift exactly its
+    group's non-responders (against the offsets hook)."""
     fit = fake_fit()
-    grp = pd.Series(["a", "b"] * 4, index=fit.design.person_ids, name="sex")
+    ids = fit.design.person_ids
+    labels = np.array(["a", "a", "b", "a", "b", "b", "a", "b"])  # not the modality pattern
+    order = np.random.default_rng(3).permutation(ids.size)
+    grp = pd.Series(labels[order], index=ids[order], name="sex")
     res = sensitivity(fit, [0.0, 1.0], by=grp)
     assert set(res.table.delta_group) == {"a", "b"}
     assert res.table.delta_by.iloc[0] == "sex"
+    for g in ("a", "b"):
+        ref = direct(fit, 1.0, groups=np.repeat((labels == g)[:, None], 3, axis=1))
+        t = res.table[(res.table.delta == 1.0) & (res.table.delta_group == g)]
+        for wave in (1, 2):
+            got = t[(t.estimand == "level") & (t.wave == wave)]["mean"].iloc[0]
+            np.testing.assert_allclose(got, ref[("level", wave, "", "")].mean(), rtol=1e-6)
 
 
 def test_impute_long_table():

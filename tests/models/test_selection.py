@@ -20,6 +20,7 @@ from dtors_bayes.models.response import (
     response_propensity_draws,
 )
 from dtors_bayes.models.selection import Selection, from_dict, missing_cell_months
+from dtors_bayes.testing import FAST
 
 
 def design(family="bernoulli", intermittent=False, n=6, trials=3, seed=0):
@@ -47,9 +48,6 @@ def design(family="bernoulli", intermittent=False, n=6, trials=3, seed=0):
         X=rng.normal(size=(n, 1)), covariate_names=["age"], y=y, months=months,
         interviewed=inter, waves=[0, 1, 2], schedule=schedule, trials=trials,
         late=late_interviews(months, inter, [0, 1, 2], schedule))
-
-
-FAST = {"mode": "FAST_COMPILE"}  # tiny graphs: skip the C compiler (the machine is small)
 
 
 def random_point(model, seed=0):
