@@ -7,25 +7,84 @@ filters, seed); :func:`run_study_file` runs the study and writes its outputs.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from dtors_bayes.exceptions import SpecError
 from dtors_bayes.studies.coverage import coverage_study
 from dtors_bayes.studies.design import Method, Scenario
 
-__all__ = ["read_study_file", "run_study_file"]
+__all__ = ["METHODS", "SCHEMA", "read_study_file", "register_method", "run_study_file",
+           "study_file_problems"]
 
 
 # ---------------------------------------------------------------------------- TOML study files
-def _import_callable(path: str) -> Callable[..., Any]:
-    module, _, attr = path.partition(":")
-    if not attr:
-        module, _, attr = path.rpartition(".")
-    return getattr(importlib.import_module(module), attr)
+#: Methods a study file may name with ``method = "<name>"``: study files are data, so they
+#: never import code; a script registers its functions here (:func:`register_method`).
+METHODS: dict[str, Callable[..., Any]] = {}
+
+#: Allowed keys of each table of a study file (anything else is reported as unknown).
+SCHEMA = {
+    "": {"study", "sampler", "scenarios", "methods", "estimands"},
+    "study": {"name", "replicates", "seed", "population"},
+    "sampler": {"draws", "tune", "chains", "sampler", "target_accept", "backend", "cores"},
+    "scenarios": {"name", "simulate"},
+    "methods": {"name", "model", "estimate", "sampler", "method"},
+    "estimands": {"outcome", "estimand", "wave", "modality", "contrast"},
+}
+
+
+def register_method(name: str, fn: Callable[..., Any]) -> None:
+    """Let study files name ``fn`` as ``method = name`` (``fn(cohort, seed, sim,
+    model_kwargs, sampler_kwargs) -> DataFrame``, as :class:`Method`'s ``method_fn``)."""
+    if not callable(fn):
+        raise TypeError(f"register_method({name!r}, ...): expected a callable, got {fn!r}")
+    METHODS[name] = fn
+
+
+def study_file_problems(doc: dict[str, Any]) -> list[str]:
+    """Every problem of a parsed study file, as lines that say what to change."""
+    problems = []
+
+    def unknown(where: str, table: Any, allowed: set[str]) -> None:
+        if not isinstance(table, dict):
+            problems.append(f"[{where}] must be a table; found {type(table).__name__}")
+            return
+        for key in sorted(set(table) - allowed):
+            problems.append(f"[{where or 'top level'}] unknown key {key!r}; allowed: "
+                            f"{', '.join(sorted(allowed))}")
+
+    unknown("", doc, SCHEMA[""])
+    for name in ("study", "sampler"):
+        if name in doc:
+            unknown(name, doc[name], SCHEMA[name])
+    for name, need in (("scenarios", True), ("methods", True), ("estimands", False)):
+        rows = doc.get(name, [])
+        if not isinstance(rows, list):
+            problems.append(f"{name} must be an array of tables ([[{name}]]); found "
+                            f"{type(rows).__name__}")
+            continue
+        if need and not rows:
+            problems.append(f"no [[{name}]] table: a study needs at least one")
+        for k, row in enumerate(rows, 1):
+            unknown(f"{name} #{k}", row, SCHEMA[name])
+            if isinstance(row, dict) and name != "estimands" and "name" not in row:
+                problems.append(f"[[{name}]] #{k} has no name; add name = \"...\"")
+            if isinstance(row, dict) and name == "methods":
+                m = row.get("method")
+                if m is not None and m not in METHODS:
+                    problems.append(f"[[methods]] #{k}: method = {m!r} is not registered; "
+                                    f"registered: {', '.join(sorted(METHODS)) or 'none'} "
+                                    "(register_method(name, fn) in the script that runs the "
+                                    "study; study files never import code)")
+    reps = doc.get("study", {}).get("replicates", 10) if isinstance(doc.get("study"), dict) \
+        else 10
+    if not isinstance(reps, int) or isinstance(reps, bool) or reps < 1:
+        problems.append(f"[study] replicates = {reps!r}; allowed: a whole number >= 1")
+    return problems
 
 
 def read_study_file(path: str | Path) -> dict[str, Any]:
@@ -38,25 +97,34 @@ def read_study_file(path: str | Path) -> dict[str, Any]:
         [sampler]          # defaults for every method: draws, tune, chains, sampler
         [[scenarios]]      # name, and [scenarios.simulate] = simulate_cohort kwargs
         [[methods]]        # name, [methods.model] (ChangeModel kwargs), [methods.estimate],
-                           # [methods.sampler] overrides, or fn = "module:function"
+                           # [methods.sampler] overrides, or method = "<registered name>"
         [[estimands]]      # filters: outcome, estimand, wave, modality, contrast
+
+    Raises
+    ------
+    SpecError
+        Listing every problem at once (unreadable TOML, unknown keys, missing names or
+        tables, unregistered methods), each with what to change.
     """
     import tomllib
 
-    with open(path, "rb") as fh:
-        doc = tomllib.load(fh)
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"{str(path)!r} is not valid TOML: {err}") from None
+    problems = study_file_problems(doc)
+    if problems:
+        raise SpecError(f"{str(path)!r}: {len(problems)} problem(s) in the study file:\n  "
+                         + "\n  ".join(problems))
     study = doc.get("study", {})
     sampler = doc.get("sampler", {})
     scenarios = [Scenario(s["name"], dict(s.get("simulate", {})))
                  for s in doc.get("scenarios", [])]
-    methods = []
-    for m in doc.get("methods", []):
-        fn = _import_callable(m["fn"]) if "fn" in m else None
-        methods.append(Method(m["name"], dict(m.get("model", {})), dict(m.get("estimate", {})),
-                              {**sampler, **m.get("sampler", {})}, fn))
-    if not scenarios or not methods:
-        raise ValueError(f"{str(path)!r}: a study needs at least one [[scenarios]] and one "
-                         "[[methods]] table")
+    methods = [Method(m["name"], dict(m.get("model", {})), dict(m.get("estimate", {})),
+                      {**sampler, **m.get("sampler", {})},
+                      METHODS[m["method"]] if "method" in m else None)
+               for m in doc.get("methods", [])]
     return {"scenarios": scenarios, "methods": methods,
             "replicates": int(study.get("replicates", 10)),
             "estimands": doc.get("estimands") or None,

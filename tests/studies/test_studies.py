@@ -286,6 +286,35 @@ def test_example_study_file_parses():
     assert args["population"] in ("sample", "target")
 
 
+def test_study_file_problems_are_listed_at_once_and_say_what_to_do(tmp_path):
+    from dtors_bayes.exceptions import SpecError
+    from dtors_bayes.studies.files import register_method
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[study]\nreplicates = 0\nreplicate = 5\n'
+                   '[[methods]]\nname = "m"\nfn = "os:system"\nmethod = "nope"\n')
+    with pytest.raises(SpecError) as err:
+        read_study_file(bad)
+    msg = str(err.value)
+    assert "5 problem(s)" in msg
+    for part in ("unknown key 'replicate'", "unknown key 'fn'", "no [[scenarios]] table",
+                 "method = 'nope' is not registered", "replicates = 0"):
+        assert part in msg, part
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[study\nname = 1\n")
+    with pytest.raises(SpecError, match="not valid TOML"):
+        read_study_file(broken)
+    # a registered method is the only way a file names code
+    ok = tmp_path / "ok.toml"
+    ok.write_text('[[scenarios]]\nname = "s"\n[[methods]]\nname = "m"\nmethod = "mine"\n')
+
+    def mine(cohort, seed, sim, model_kwargs, sampler_kwargs):
+        return None
+
+    register_method("mine", mine)
+    assert read_study_file(ok)["methods"][0].method_fn is mine
+
+
 # ---------------------------------------------------------------------------- real runs
 @pytest.mark.integration
 def test_tiny_study_on_local_cluster(tmp_path):
