@@ -14,11 +14,13 @@ trap 'rm -rf "$T"' EXIT
 "$PY" -m pip wheel . --no-deps --quiet -w "$T/whl"
 WHL=$(ls "$T"/whl/*.whl)
 echo "built $(basename "$WHL")"
+# list once into a file: `unzip -l | grep -q` under pipefail fails when grep exits first
+unzip -l "$WHL" > "$T/listing.txt"
 for f in simulation/example/persons.csv simulation/example/interviews.csv \
          simulation/example/population.csv simulation/example/cohort.json \
          simulation/example/truth.json workflow/specs/acquisitive_crime_mar.toml \
          workflow/specs/drug_spend_hurdle.toml; do
-  unzip -l "$WHL" | grep -q "dtors_bayes/$f" || { echo "missing from the wheel: $f"; exit 1; }
+  grep -q "dtors_bayes/$f" "$T/listing.txt" || { echo "missing from the wheel: $f"; exit 1; }
 done
 echo "wheel holds the example data and the bundled specs"
 "$PY" -m pip install --quiet --no-deps --target "$T/site" "$WHL"
