@@ -21,6 +21,7 @@ from dtors_bayes.exceptions import FitError
 from dtors_bayes.models.sampling import stack_draws
 from dtors_bayes.weighting.calibration import calibration_weights
 from dtors_bayes.weighting.draws import propagated_weights_for_fit
+from dtors_bayes.weighting.mrp import mrp_estimates
 
 
 def estimate(fit, weighting: str = "none", *, weights: Any = None, cohort=None,
@@ -76,8 +77,6 @@ def estimate(fit, weighting: str = "none", *, weights: Any = None, cohort=None,
                        + (f". Did you mean {ci_prob / 100}?" if 1 < ci_prob < 100 else ""))
     cohort = cohort if cohort is not None else fit.cohort
     if weighting == "mrp":
-        from dtors_bayes.weighting.mrp import mrp_estimates
-
         population = weights if isinstance(weights, pd.DataFrame) else None
         if cohort is None and population is None:
             raise FitError("weighting='mrp' needs the population: pass cohort= (with a "
@@ -106,7 +105,7 @@ def estimate(fit, weighting: str = "none", *, weights: Any = None, cohort=None,
 def computed_weights(fit, weighting: str, cohort, seed: int | None):
     """Weights from the cohort when none are given (None when none can be made)."""
     if weighting == "propagated" and "weights" in fit.tree.children:
-        return None  # read from the fit's weights group by _weights
+        return None  # person_weights reads the fit's own weights group
     if cohort is None or getattr(cohort, "population", None) is None:
         raise FitError(f"weighting={weighting!r} without weights= needs a cohort with a "
                        "population table (pass cohort=, or weights=)")

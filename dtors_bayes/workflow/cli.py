@@ -169,8 +169,6 @@ def extra_tables(fits: Sequence, specs: Sequence, cohort, *, deltas: Sequence[fl
     :func:`dtors_bayes.weighting.diagnostics.weight_summary` of the fixed weights, when the
     cohort has a population table. Missing pieces are skipped with a note on stderr.
     """
-    import functools
-
     import pandas as pd
 
     from dtors_bayes.attrition.pattern_mixture import sensitivity
@@ -184,22 +182,18 @@ def extra_tables(fits: Sequence, specs: Sequence, cohort, *, deltas: Sequence[fl
         grid = grid or (list(deltas) if deltas is not None else None)
         if not grid:
             continue
-        run = functools.partial(sensitivity, fit)
         name = spec.name if spec is not None else fit.outcome
         try:
-            res = run(deltas=list(grid))
+            res = sensitivity(fit, deltas=list(grid))
         except (DtorsError, ValueError) as err:
             print(f"{PROG}: note: sensitivity of {name} skipped: {one_line(err)}",
                   file=sys.stderr)
             continue
-        table = res if isinstance(res, pd.DataFrame) else getattr(res, "table", None)
-        if table is not None:
-            table = table[table["estimand"].isin(["change", "modality_contrast"])].copy()
-            table.insert(0, "analysis", name)
-            sens.append(table)
-        tp = getattr(res, "tipping_points", None)
-        if isinstance(tp, pd.DataFrame) and not tp.empty:
-            tp = tp.copy()
+        table = res.table[res.table["estimand"].isin(["change", "modality_contrast"])].copy()
+        table.insert(0, "analysis", name)
+        sens.append(table)
+        if not res.tipping_points.empty:
+            tp = res.tipping_points.copy()
             tp.insert(0, "analysis", name)
             tips.append(tp)
     if sens:
