@@ -400,7 +400,8 @@ class ChangeModel:
             pooled modality scales diverge now and then at 0.8). Raise towards 0.95 after
             divergences.
         cores : int, optional
-            Chains run in parallel on this many cores (default: all).
+            Chains run in parallel on this many cores (default: one per chain, up to every
+            CPU the process may use; ``sampling.default_cores``).
         nuts : dict, optional
             Further sampler options, e.g. ``{"adaptation": "low_rank"}`` for nutpie.
         backend : {"numba", "jax"}

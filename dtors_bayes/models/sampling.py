@@ -6,6 +6,7 @@ checks) the posterior with one chain-major sample axis."""
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 import warnings
@@ -41,6 +42,29 @@ def effective_target_accept(target_accept: float | None, nuts: dict | None) -> f
     return float((nuts or {}).get("target_accept", TARGET_ACCEPT))
 
 
+def available_cores() -> int:
+    """CPUs this process may run on (its affinity mask, so containers and ``taskset`` count).
+
+    PyMC's own default (``cores=None``) assumes half of ``multiprocessing.cpu_count()`` are
+    hyper-threads, which on a 2-CPU machine means one core: every chain then ran after the
+    other (measured: 4 x 500 draws, 37.0 s wall for 37.1 s CPU; 22.6 s with ``cores=2``).
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_cores(cores: int | None, chains: int) -> int:
+    """``cores`` if given, else one core per chain up to :func:`available_cores`."""
+    if cores is not None:
+        if int(cores) < 1:
+            raise FitError(f"cores={cores!r}; allowed: a positive integer or None (all "
+                           "available, one per chain)")
+        return int(cores)
+    return max(1, min(int(chains), available_cores()))
+
+
 def sample_model(model, *, draws: int, tune: int, chains: int, random_seed: int,
                  sampler: str = "nutpie", progressbar: bool = True,
                  target_accept: float | None = None, cores: int | None = None,
@@ -49,6 +73,8 @@ def sample_model(model, *, draws: int, tune: int, chains: int, random_seed: int,
 
     ``nuts`` passes sampler options through (for nutpie e.g. ``{"adaptation": "low_rank"}``).
     ``target_accept`` defaults to :data:`~dtors_bayes.constants.TARGET_ACCEPT` (0.9).
+    ``cores=None`` runs one chain per available CPU (:func:`default_cores`), not PyMC's
+    half-the-CPUs guess.
     ``backend`` is nutpie's compiler: ``"numba"`` (default, no extra dependency) or ``"jax"``
     (the ``jax`` extra; compiles a small model in seconds rather than tens of seconds, which
     dominates the many small fits of coverage studies).
@@ -80,7 +106,8 @@ def sample_model(model, *, draws: int, tune: int, chains: int, random_seed: int,
         warnings.filterwarnings("ignore", message=".*(R-hat|rhat|effective sample size|"
                                 "divergen).*")
         tree = pm.sample(draws, tune=tune, chains=chains, random_seed=random_seed,
-                         nuts_sampler=sampler, progressbar=progressbar, cores=cores,
+                         nuts_sampler=sampler, progressbar=progressbar,
+                         cores=default_cores(cores, chains),
                          compute_convergence_checks=False, **kwargs)
     return tree, time.perf_counter() - t0
 
