@@ -23,8 +23,8 @@ LAYERS = {
     "models": 1,
     "data": 2,
     "estimands": 3, "simulation": 3,
-    "attrition": 4, "weighting": 4, "comparison": 4, "reporting": 4,
-    "studies": 5,
+    "attrition": 4, "weighting": 4, "comparison": 4, "reporting": 4, "causal": 4,
+    "studies": 5, "economics": 5,
     "workflow": 6,
     "top": 7,
 }
