@@ -23,6 +23,13 @@ Decisions
   that, the wave label minus the intake label).
 - Person-level role columns found on interview rows (``site_id`` in the interviews table,
   say) must be constant within each person; they are moved to the persons table.
+- In one long table (:func:`split_long`) the person-level columns are the contract's person
+  roles (``age_group`` included), ``person_columns=`` and every other column constant within
+  every person that is not an interview role or a named outcome. The last are *taken* as
+  person-level (not refused) and reported in ``Cohort.exclusions`` as one ``select`` row
+  "column(s) constant within every person treated as person-level: ..."; naming such a column
+  in ``outcomes`` keeps it as an interview column.
+- Every problem message ends with ``fix: ...``, what to do about it.
 - ``covariates`` are the person columns other than the ids, ``modality`` and the derived
   ``age_group``.
 
@@ -42,14 +49,8 @@ import numpy as np
 import pandas as pd
 
 from dtors_bayes.constants import AGE_BREAKS, AGE_LABELS, INTERVIEW_ROLES, PERSON_ROLES
-from dtors_bayes.data.validation import (
-    as_bool,
-    as_numeric,
-    check_constant_within_person,
-    check_roles,
-    first_ids,
-    validate,
-)
+from dtors_bayes.data.validation import check_constant_within_person, check_roles, validate
+from dtors_bayes.data.values import as_bool, as_numeric, first_ids
 from dtors_bayes.exceptions import CohortError
 from dtors_bayes.models.families import FAMILIES
 
@@ -102,7 +103,9 @@ def _read(path: str | Path) -> pd.DataFrame:
         return pd.read_csv(path)
     if suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
-    raise CohortError(f"file {path}: unknown format '{suffix}'; allowed: .csv, .parquet, .pq")
+    raise CohortError(f"file {path}: unknown format '{suffix}'; allowed: .csv, .parquet, .pq; "
+                      "fix: save the table as CSV or Parquet (df.to_parquet), or read it "
+                      "yourself and use Cohort.from_frames / from_long")
 
 
 def _map_roles(frames: dict[str, pd.DataFrame | None], roles: Mapping[str, str]):
@@ -116,13 +119,15 @@ def _map_roles(frames: dict[str, pd.DataFrame | None], roles: Mapping[str, str])
         if df is None:
             continue
         if not isinstance(df, pd.DataFrame):
-            fatal.append(f"{name}: a {type(df).__name__} was given; allowed: a pandas DataFrame")
+            fatal.append(f"{name}: a {type(df).__name__} was given; allowed: a pandas DataFrame; "
+                         "fix: pass pd.DataFrame(...) or read the file with Cohort.from_paths")
         elif df.columns.duplicated().any():
             dup = first_ids(df.columns[df.columns.duplicated()])
             fatal.append(f"{name}: column name(s) {dup} appear more than once; allowed: "
-                         "unique column names")
+                         "unique column names; fix: rename or drop the repeats")
     if not isinstance(roles, Mapping):
-        fatal.append(f"roles: {roles!r}; allowed: a mapping of role -> your column name")
+        fatal.append(f"roles: {roles!r}; allowed: a mapping of role -> your column name; "
+                     "fix: pass e.g. roles={'person_id': 'client', 'wave': 'visit'}")
     if fatal:
         raise CohortError(fatal)
     tables = {k: list(v.columns) for k, v in frames.items() if v is not None}
@@ -152,19 +157,101 @@ def _exclusion(stage: str, reason: str, ids: Sequence = ()) -> dict:
     return {"stage": stage, "reason": reason, "n_rows": len(ids), "first_ids": first_ids(ids)}
 
 
+# ---- one long table -------------------------------------------------------------------------
+#: Person-level columns of the contract in a long table (``age_group`` is derived from ``age``
+#: but may be given instead of it).
+LONG_PERSON_COLUMNS = (*PERSON_ROLES, "age_group")
+
+
+def _outcome_names(outcomes) -> set:
+    if outcomes is None:
+        return set()
+    if isinstance(outcomes, str):
+        return {outcomes}
+    try:
+        return set(outcomes)
+    except TypeError:  # reported by the outcome checks
+        return set()
+
+
+def split_long(long: pd.DataFrame, *, roles: Mapping[str, str], outcomes,
+               person_columns: Sequence[str] | None) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                              list[str], list[dict]]:
+    """Split a long table (canonical names) into persons and interviews.
+
+    Person-level: the contract's person roles present (:data:`LONG_PERSON_COLUMNS`), the
+    columns named in ``person_columns`` (the user's names) and any other column that holds a
+    value and is constant within every person, unless it is an interview role or named in
+    ``outcomes``. The last kind are reported in one ``select`` exclusion row ("treated as
+    person-level").
+
+    Returns
+    -------
+    persons, interviews : pandas.DataFrame
+    problems : list of str
+        Person columns that vary within a person, unknown ``person_columns``, an empty table.
+    notes : list of dict
+        Exclusion rows.
+    """
+    problems: list[str] = []
+    notes: list[dict] = []
+    rename = {u: r for r, u in roles.items() if isinstance(u, Hashable) and r in long.columns}
+    given = person_columns
+    if isinstance(given, str):
+        given = [given]
+    extra = [rename.get(c, c) for c in (given or [])]
+    for c in extra:
+        if c not in long.columns:
+            problems.append(f"person_columns: column '{c}' is not in the long table; columns "
+                            f"found: {', '.join(map(str, long.columns))}; fix: name columns "
+                            "of the table (your names), e.g. person_columns=['"
+                            f"{next((str(x) for x in long.columns if x not in ROLE_NAMES), 'x')}"
+                            "']")
+    if len(long) == 0:
+        problems.append("long table: the table is empty (0 rows; columns found: "
+                        f"{', '.join(map(str, long.columns)) or 'none'}); fix: pass a table "
+                        "with one row per person and interview")
+    pcols = [c for c in LONG_PERSON_COLUMNS if c in long.columns]
+    pcols += [c for c in extra if c in long.columns and c not in pcols]
+    if "person_id" not in long.columns:
+        persons = long[pcols].copy()
+        interviews = long[[c for c in long.columns if c not in pcols or c == "person_id"]]
+        return persons, interviews, problems, notes
+    named = _outcome_names(outcomes)
+    candidates = [c for c in long.columns if c not in pcols and c not in INTERVIEW_ROLES
+                  and c not in named and long[c].notna().any()]
+    lifted: list = []
+    if candidates and len(long):
+        n_values = long.groupby("person_id", dropna=True)[candidates].nunique()
+        lifted = [c for c in candidates if int(n_values[c].max()) <= 1]
+    if lifted:
+        notes.append({"stage": "select", "reason": "column(s) constant within every person "
+                      f"treated as person-level: {', '.join(map(str, lifted))} (name one in "
+                      "outcomes= to keep it as an interview column)", "n_rows": 0,
+                      "first_ids": ""})
+    pcols += lifted
+    problems += check_constant_within_person(long, pcols, "the long table",
+                                             lifted_from_long=True)
+    rest = [c for c in pcols if c != "person_id"]
+    persons = long.groupby("person_id", sort=False, dropna=False)[rest].first().reset_index()
+    interviews = long[[c for c in long.columns if c not in pcols or c == "person_id"]]
+    return persons, interviews, problems, notes
+
+
 # ---- the build ------------------------------------------------------------------------------
 def build_cohort(cls: type[Cohort], persons, interviews, population, *, roles, outcomes,
-                 schedule, trials, problems) -> Cohort:
+                 schedule, trials, problems, notes: Sequence[dict] = ()) -> Cohort:
     """Check and build a cohort of class ``cls`` (the body of ``Cohort._build``).
 
     Lifts person-level roles from the interview rows, resolves the outcomes, derives
     ``interviewed`` and ``age_group``, validates everything (one
     :class:`~dtors_bayes.exceptions.CohortError` listing every problem, ``problems``
     included) and hands over to :func:`normalise_cohort`; any other error there is
-    raised as a ``CohortError`` too.
+    raised as a ``CohortError`` too. ``notes`` are exclusion rows found before the build
+    (by :func:`split_long`).
     """
     problems = list(problems)
-    notes: list[dict] = []
+    notes = list(notes)
     persons = persons.copy()
     interviews = interviews.copy()
     population = population.copy() if population is not None else None
@@ -185,7 +272,8 @@ def build_cohort(cls: type[Cohort], persons, interviews, population, *, roles, o
                         f"column '{c}': {int(clash.sum())} row(s) disagree between persons "
                         f"and interviews (first person ids: "
                         f"{first_ids(persons.loc[clash, 'person_id'])}); allowed: one value "
-                        "per person")
+                        f"per person; fix: drop '{c}' from the interviews table or correct it "
+                        "in one of the tables")
     interviews = interviews.drop(columns=lift)
     out_spec, trial_map, more = _resolve_outcomes(interviews, outcomes, trials)
     problems += more
@@ -203,8 +291,11 @@ def build_cohort(cls: type[Cohort], persons, interviews, population, *, roles, o
         for c in LABEL_COLUMNS:
             if c in population.columns:
                 population[c] = _as_labels(population[c])
-    problems += validate(persons, interviews, population, outcomes=out_spec,
-                         trials=trial_map, schedule=schedule, roles=roles)
+    found = validate(persons, interviews, population, outcomes=out_spec, trials=trial_map,
+                     schedule=schedule, roles=roles)
+    if any(p.startswith("long table: the table is empty") for p in problems):
+        found = [p for p in found if "the table is empty" not in p]
+    problems += found
     if problems:
         raise CohortError(problems)
     try:
@@ -214,7 +305,9 @@ def build_cohort(cls: type[Cohort], persons, interviews, population, *, roles, o
     except CohortError:
         raise
     except Exception as exc:  # never let a bare KeyError etc. escape for bad data
-        raise CohortError(f"the cohort could not be built ({type(exc).__name__}: {exc})") \
+        raise CohortError(f"the cohort could not be built ({type(exc).__name__}: {exc}); "
+                          "fix: please report this with the call that raised it; meanwhile "
+                          "check the dtypes of the role columns") \
             from exc
 
 
@@ -348,15 +441,16 @@ def _resolve_outcomes(interviews, outcomes, trials):
             spec = dict.fromkeys(outcomes)
     except TypeError:
         problems.append(f"outcomes: {outcomes!r} is not a list of columns or a mapping of "
-                        "column -> family")
+                        "column -> family; fix: e.g. outcomes=['crime'] or "
+                        "outcomes={'crime': 'bernoulli'}")
         spec = {}
     if trials is not None and not isinstance(trials, (int, Mapping)):
         problems.append(f"trials: {trials!r}; allowed: a whole number or a mapping of "
-                        "outcome -> whole number")
+                        "outcome -> whole number; fix: e.g. trials=28")
         trials = None
     for c in [c for c in spec if c in roles]:
         problems.append(f"outcomes: '{c}' is a role column, not an outcome; allowed: other "
-                        "interview columns")
+                        f"interview columns; fix: remove '{c}' from outcomes")
         spec.pop(c)
     user_trials = {} if trials is None or isinstance(trials, int) else dict(trials)
     resolved: dict[str, str] = {}
@@ -392,6 +486,6 @@ def _schedule(iv: pd.DataFrame, waves: list[int], schedule, yes: np.ndarray) -> 
             out[w] = float(np.round(m))
     if missing:
         raise CohortError(f"schedule: wave(s) {', '.join(map(str, missing))} have no "
-                          "interviewed months to take a nominal month from; allowed: pass "
+                          "interviewed months to take a nominal month from; fix: pass "
                           "schedule={wave: months}")
     return out

@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from dtors_bayes.constants import PERSON_ROLES
 from dtors_bayes.data.build import (
     _frame_digest,
     _map_roles,
     _read,
     build_cohort,
     normalise_cohort,
+    split_long,
 )
-from dtors_bayes.data.validation import check_constant_within_person, first_ids
+from dtors_bayes.data.values import first_ids
 from dtors_bayes.exceptions import CohortError
 
 if TYPE_CHECKING:
@@ -160,10 +160,16 @@ class Cohort:
     ) -> Cohort:
         """Build a cohort from one long table (one row per interview, person columns repeated).
 
-        The person columns are the canonical person roles present (after ``roles``) plus the
-        columns named in ``person_columns`` (your names); every other column is an interview
-        column. A person column must not vary within a person (missing values aside: a
-        value given on the intake row only is fine); it is an error otherwise.
+        The person columns are the contract's person roles present (after ``roles``;
+        ``age_group`` included), the columns named in ``person_columns`` (your names), and
+        every other column that is constant within every person and is not named in
+        ``outcomes`` nor an interview role (``wave``, ``interviewed``, ``months``,
+        ``in_treatment``). Columns taken as person-level that way are reported in
+        :attr:`exclusions` (stage ``select``, reason "... treated as person-level: ...");
+        name such a column in ``outcomes`` to keep it as an interview column. Every other
+        column is an interview column. A person column must not vary within a person
+        (missing values aside: a value given on the intake row only is fine); it is an
+        error otherwise, and the message says how to fix it.
 
         Parameters
         ----------
@@ -182,24 +188,11 @@ class Cohort:
         roles = dict(roles) if isinstance(roles, Mapping) else roles if roles else {}
         frames, problems = _map_roles({"long table": df, "population": population}, roles)
         long, population = frames["long table"], frames["population"]
-        rename = {u: r for r, u in roles.items() if r in long.columns}
-        extra = [rename.get(c, c) for c in (person_columns or [])]
-        for c in extra:
-            if c not in long.columns:
-                problems.append(f"person_columns: column '{c}' is not in the long table; "
-                                f"columns found: {', '.join(map(str, long.columns))}")
-        pcols = [c for c in PERSON_ROLES if c in long.columns]
-        pcols += [c for c in extra if c in long.columns and c not in pcols]
-        if "person_id" in long.columns:
-            problems += check_constant_within_person(long, pcols)
-            rest = [c for c in pcols if c != "person_id"]
-            persons = (long.groupby("person_id", sort=False, dropna=False)[rest].first()
-                       .reset_index())
-        else:
-            persons = long[pcols].copy()
-        interviews = long[[c for c in long.columns if c not in pcols or c == "person_id"]]
+        persons, interviews, more, notes = split_long(long, roles=roles, outcomes=outcomes,
+                                                      person_columns=person_columns)
         return cls._build(persons, interviews, population, roles=roles, outcomes=outcomes,
-                          schedule=schedule, trials=trials, problems=problems)
+                          schedule=schedule, trials=trials, problems=[*problems, *more],
+                          notes=notes)
 
     @classmethod
     def from_paths(
@@ -226,10 +219,10 @@ class Cohort:
     # ---- the build (dtors_bayes.data.build) --------------------------------------------
     @classmethod
     def _build(cls, persons, interviews, population, *, roles, outcomes, schedule, trials,
-               problems) -> Cohort:
+               problems, notes=()) -> Cohort:
         return build_cohort(cls, persons, interviews, population, roles=roles,
                             outcomes=outcomes, schedule=schedule, trials=trials,
-                            problems=problems)
+                            problems=problems, notes=notes)
 
     @classmethod
     def _normalise(cls, persons, interviews, population, *, roles, outcomes, trials, schedule,
@@ -263,7 +256,7 @@ class Cohort:
         """
         if column not in self.interviews.columns or column == "person_id":
             raise CohortError(f"matrix: '{column}' is not an interview column; allowed: "
-                              f"{', '.join(self.interviews.columns[1:])}")
+                              f"{', '.join(self.interviews.columns[1:])}; fix: use one of these")
         s = self.interviews[column]
         a = s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         return a.reshape(self.n_persons, self.n_waves)
@@ -286,13 +279,13 @@ class Cohort:
         """
         if column not in self.persons.columns:
             raise CohortError(f"codes: '{column}' is not a person column; allowed: "
-                              f"{', '.join(self.persons.columns)}")
+                              f"{', '.join(self.persons.columns)}; fix: use one of these")
         s = self.persons[column]
         if s.isna().any():
             ids = first_ids(self.persons.loc[s.isna(), "person_id"])
             raise CohortError(f"column '{column}': {int(s.isna().sum())} row(s) are missing "
                               f"(first person ids: {ids}); allowed: a value for every person "
-                              "to use it as a grouping")
+                              "to use it as a grouping; fix: fill it in or drop those persons")
         labels = sorted(pd.unique(s).tolist())
         lookup = {v: i for i, v in enumerate(labels)}
         return np.array([lookup[v] for v in s], dtype=np.int64), labels
@@ -343,9 +336,3 @@ class Cohort:
         levels = ", ".join(self.levels) or "none"
         return (f"Cohort({self.n_persons} persons, waves {self.waves}, outcomes: {outs}; "
                 f"levels: {levels})")
-
-
-
-
-
-

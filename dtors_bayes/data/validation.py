@@ -2,10 +2,12 @@
 
 Each ``check_*`` function takes the cohort tables with *canonical* column names (after the
 role mapping) and returns a list of problem strings, empty when the rule holds. Each message
-names the column, the number of rows, the first few (at most five) person ids and what is
-allowed. :func:`validate` runs them all and returns every problem at once;
-:class:`dtors_bayes.data.cohort.Cohort` raises them together as one
-:class:`~dtors_bayes.exceptions.CohortError`.
+names the column, the number of rows, the first few (at most five) person ids, what is
+allowed and, after ``fix:``, what to do about it (the exact call where there is one, e.g.
+``person_columns=['drug']``). An empty table is said to be empty. The shared readers and the
+message format are :mod:`dtors_bayes.data.values`. :func:`validate` runs them all and
+returns every problem at once; :class:`dtors_bayes.data.cohort.Cohort` raises them together
+as one :class:`~dtors_bayes.exceptions.CohortError`.
 
 The checks never assume the data are clean: text in a numeric column is reported by
 :func:`check_dtypes` and read as missing by the other checks, a missing column makes the
@@ -20,86 +22,20 @@ import numpy as np
 import pandas as pd
 
 from dtors_bayes.constants import INTERVIEW_ROLES, PERSON_ROLES, POPULATION_VARIABLES
+from dtors_bayes.data.values import (
+    ID_COLUMNS,
+    NUMERIC_INTERVIEW_COLUMNS,
+    NUMERIC_PERSON_COLUMNS,
+    REFERRAL_ROUTES,
+    SEX_VALUES,
+    as_bool,
+    as_numeric,
+    first_ids,
+)
+from dtors_bayes.data.values import ids_of as _ids_of
+from dtors_bayes.data.values import message as _msg
+from dtors_bayes.data.values import waves_of as _waves
 from dtors_bayes.models.families import FAMILIES
-
-#: Allowed values of the canonical ``referral_route`` column.
-REFERRAL_ROUTES = ("criminal_justice", "other")
-#: Allowed values of the canonical ``sex`` column.
-SEX_VALUES = ("female", "male", "other")
-#: Allowed spellings of a boolean column (``interviewed``, ``in_treatment``), lower case.
-TRUE_WORDS = ("true", "1", "1.0", "yes", "y", "t")
-FALSE_WORDS = ("false", "0", "0.0", "no", "n", "f")
-#: Columns of the interviews table read as numbers (plus the outcomes).
-NUMERIC_INTERVIEW_COLUMNS = ("wave", "months")
-NUMERIC_PERSON_COLUMNS = ("age",)
-ID_COLUMNS = ("person_id", "site_id", "area_id")
-MAX_IDS = 5
-
-
-# ---- helpers shared with cohort.py ------------------------------------------------------
-def as_numeric(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Read a column as float.
-
-    Returns
-    -------
-    values : pandas.Series
-        float64, NaN where missing or unreadable.
-    bad : pandas.Series
-        bool, True where a value is present but is not a number (text, say).
-    """
-    if pd.api.types.is_bool_dtype(s):
-        values = s.astype(float)
-    else:
-        values = pd.to_numeric(s, errors="coerce").astype(float)
-    bad = s.notna() & values.isna()
-    return values, bad
-
-
-def as_bool(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Read a column as nullable boolean (``True``/``False``/``1``/``0``/``yes``/``no``).
-
-    Returns ``(values, bad)`` as :func:`as_numeric` does; ``values`` has pandas' nullable
-    ``boolean`` dtype.
-    """
-    if pd.api.types.is_bool_dtype(s):
-        return s.astype("boolean"), pd.Series(False, index=s.index)
-    words = s.map(lambda v: str(v).strip().lower() if pd.notna(v) else None)
-    values = pd.Series(pd.NA, index=s.index, dtype="boolean")
-    values[words.isin(TRUE_WORDS)] = True
-    values[words.isin(FALSE_WORDS)] = False
-    bad = s.notna() & values.isna()
-    return values, bad
-
-
-def first_ids(ids: Sequence | pd.Series | np.ndarray, k: int = MAX_IDS) -> str:
-    """The first ``k`` distinct ids, comma separated (for messages)."""
-    seen: list = []
-    for v in pd.unique(pd.Series(list(ids), dtype=object)):
-        seen.append(str(v))
-        if len(seen) == k:
-            break
-    return ", ".join(seen)
-
-
-def _msg(column: str, rows: pd.DataFrame | pd.Series, what: str, allowed: str) -> str:
-    ids = rows["person_id"] if isinstance(rows, pd.DataFrame) and "person_id" in rows else rows
-    return (
-        f"column '{column}': {len(rows)} row(s) {what} (first person ids: {first_ids(ids)}); "
-        f"allowed: {allowed}"
-    )
-
-
-def _ids_of(df: pd.DataFrame, mask: pd.Series) -> pd.Series:
-    if "person_id" in df:
-        return df.loc[mask, "person_id"]
-    return pd.Series(np.flatnonzero(mask.to_numpy()), dtype=object)
-
-
-def _waves(interviews: pd.DataFrame) -> list[float]:
-    if "wave" not in interviews:
-        return []
-    values, _ = as_numeric(interviews["wave"])
-    return sorted(values.dropna().unique().tolist())
 
 
 # ---- rules --------------------------------------------------------------------------------
@@ -110,22 +46,25 @@ def check_roles(roles: Mapping[str, str] | None, tables: Mapping[str, Sequence[s
     all_cols = {c for cols in tables.values() for c in cols}
     for role, col in (roles or {}).items():
         if not isinstance(col, Hashable) or not isinstance(role, Hashable):
-            problems.append(f"roles: {role!r} -> {col!r}; allowed: role name -> column name")
+            problems.append(f"roles: {role!r} -> {col!r}; allowed: role name -> column name; "
+                            "fix: pass e.g. roles={'person_id': 'client'}")
         elif role not in known:
             problems.append(
                 f"roles: unknown role '{role}' (mapped to column '{col}'); allowed roles: "
-                f"{', '.join(sorted(known))}"
+                f"{', '.join(sorted(known))}; fix: use one of these roles as the key, e.g. "
+                f"roles={{'person_id': '{col}'}}"
             )
         elif col not in all_cols:
             found = "; ".join(f"{t}: {', '.join(map(str, c))}" for t, c in tables.items())
             problems.append(
                 f"roles: role '{role}' is mapped to column '{col}', which does not exist; "
-                f"columns found: {found}"
+                f"columns found: {found}; fix: map '{role}' to one of the columns found"
             )
         elif col != role and role in all_cols:
             problems.append(
                 f"roles: role '{role}' is mapped to column '{col}' but a column named "
-                f"'{role}' also exists; allowed: one column per role (rename or drop one)"
+                f"'{role}' also exists; allowed: one column per role; fix: rename or drop "
+                "one of them"
             )
     return problems
 
@@ -137,13 +76,16 @@ def check_outcome_spec(outcomes: Mapping[str, str], trials: Mapping[str, object]
         if not isinstance(fam, str) or fam not in FAMILIES:
             problems.append(
                 f"outcomes: column '{col}' has unknown family '{fam}'; allowed: "
-                f"{', '.join(sorted(FAMILIES))}"
+                f"{', '.join(sorted(FAMILIES))}; fix: outcomes={{'{col}': '<a family above>'}}, "
+                "or None to infer it"
             )
     for col, n in trials.items():
         if col not in outcomes:
-            problems.append(f"trials: '{col}' is not an outcome; outcomes: {', '.join(outcomes)}")
+            problems.append(f"trials: '{col}' is not an outcome; outcomes: {', '.join(outcomes)}"
+                            f"; fix: remove '{col}' from trials or name it in outcomes")
         elif isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            problems.append(f"trials: '{col}' has trials {n!r}; allowed: a whole number >= 1")
+            problems.append(f"trials: '{col}' has trials {n!r}; allowed: a whole number >= 1; "
+                            f"fix: e.g. trials={{'{col}': 28}}")
     return problems
 
 
@@ -163,17 +105,20 @@ def check_required(
             user = roles.get(role, role)
             problems.append(
                 f"missing required column: role '{role}' expects column '{user}' in {table}; "
-                f"columns found: {', '.join(map(str, df.columns))}; map yours with "
+                f"columns found: {', '.join(map(str, df.columns))}; fix: map yours with "
                 f"roles={{'{role}': '<your column>'}}"
             )
     for col in outcomes:
         if col not in interviews:
             problems.append(
                 f"missing required column: outcome '{col}' is not in interviews; columns "
-                f"found: {', '.join(map(str, interviews.columns))}"
+                f"found: {', '.join(map(str, interviews.columns))}; fix: name interview "
+                "columns in outcomes= (your names), or add the column"
             )
     if not outcomes:
-        problems.append("outcomes: no outcome columns; allowed: at least one outcome column")
+        problems.append("outcomes: no outcome columns; allowed: at least one outcome column; "
+                        "fix: pass outcomes=['<an interview column>'] or give the interviews "
+                        "an outcome column")
     return problems
 
 
@@ -187,18 +132,41 @@ def check_dtypes(persons: pd.DataFrame, interviews: pd.DataFrame,
         if col in df:
             _, bad = as_numeric(df[col])
             if bad.any():
+                fix = (f"recode '{col}' as numbers (NaN for missing)" if col not in outcomes
+                       else f"if '{col}' is a baseline (person-level) column, put it in the "
+                       f"persons table (Cohort.from_long: person_columns=['{col}'], after "
+                       "making it one value per person); if it is not an outcome, name your "
+                       f"outcomes with outcomes=[...] without it; else recode '{col}' as "
+                       "numbers")
                 problems.append(_msg(col, _ids_of(df, bad), f"in {table} hold text or other "
-                                     "non-numbers (wrong dtype)", "numbers (NaN for missing)"))
+                                     "non-numbers (wrong dtype)", "numbers (NaN for missing)",
+                                     fix))
     for col in ("interviewed", "in_treatment"):
         if col in interviews:
             _, bad = as_bool(interviews[col])
             if bad.any():
                 problems.append(_msg(col, _ids_of(interviews, bad), "hold values that are not "
-                                     "true/false (wrong dtype)", "True/False, 1/0, yes/no"))
+                                     "true/false (wrong dtype)", "True/False, 1/0, yes/no",
+                                     f"recode '{col}' to True/False (missing as NaN)"))
     if "interviewed" in interviews and interviews["interviewed"].isna().any():
         mask = interviews["interviewed"].isna()
         problems.append(_msg("interviewed", _ids_of(interviews, mask), "are missing",
-                             "True or False on every row"))
+                             "True or False on every row", "fill in interviewed (False where "
+                             "no interview took place), or drop the column to derive it from "
+                             "the outcomes"))
+    return problems
+
+
+def check_not_empty(persons: pd.DataFrame, interviews: pd.DataFrame) -> list[str]:
+    """Neither table is empty (an empty table is said to be empty, not "0 waves")."""
+    problems = []
+    for table, df, what in (("persons", persons, "one row per person"),
+                            ("interviews", interviews, "one row per person and wave")):
+        if len(df) == 0:
+            problems.append(f"{table}: the table is empty (0 rows; columns found: "
+                            f"{', '.join(map(str, df.columns)) or 'none'}); allowed: {what}; "
+                            f"fix: pass the {table} table with its rows (was it filtered "
+                            "to nothing, or read from the wrong file or sheet?)")
     return problems
 
 
@@ -213,7 +181,8 @@ def check_ids(persons: pd.DataFrame, interviews: pd.DataFrame) -> list[str]:
                 label = "person ids" if col != "person_id" else "row numbers"
                 problems.append(
                     f"column '{col}' in {table}: {len(rows)} row(s) have a missing id (first "
-                    f"{label}: {first_ids(ids)}); allowed: an id on every row"
+                    f"{label}: {first_ids(ids)}); allowed: an id on every row; fix: fill "
+                    f"in '{col}' or drop those rows before building the cohort"
                 )
     return problems
 
@@ -226,7 +195,8 @@ def check_unique_persons(persons: pd.DataFrame) -> list[str]:
     if not dup.any():
         return []
     return [_msg("person_id", persons.loc[dup, "person_id"], "in persons repeat a person id",
-                 "one row per person")]
+                 "one row per person", "keep one row per person (persons.drop_duplicates("
+                 "'person_id')), or pass one long table to Cohort.from_long")]
 
 
 def check_person_sites(persons: pd.DataFrame) -> list[str]:
@@ -239,7 +209,8 @@ def check_person_sites(persons: pd.DataFrame) -> list[str]:
         return []
     rows = persons[persons["person_id"].isin(bad)]
     return [_msg("site_id", rows, f"place {len(bad)} person(s) in two or more sites",
-                 "each person in exactly one site")]
+                 "each person in exactly one site", "give each person one site (the intake "
+                 "site) on every row")]
 
 
 def check_site_areas(persons: pd.DataFrame) -> list[str]:
@@ -252,7 +223,8 @@ def check_site_areas(persons: pd.DataFrame) -> list[str]:
         return []
     rows = persons[persons["site_id"].isin(bad)]
     return [_msg("area_id", rows, f"put {len(bad)} site(s) ({first_ids(bad)}) in two or more "
-                 "areas", "each site in exactly one area")]
+                 "areas", "each site in exactly one area", "correct area_id, or give the sites of "
+                 "different areas different site ids")]
 
 
 def check_unique_person_wave(interviews: pd.DataFrame) -> list[str]:
@@ -263,7 +235,9 @@ def check_unique_person_wave(interviews: pd.DataFrame) -> list[str]:
     if not dup.any():
         return []
     return [_msg("wave", interviews[dup], "repeat a (person_id, wave) pair",
-                 "one row per person and wave")]
+                 "one row per person and wave", "drop repeated interviews (interviews."
+                 "drop_duplicates(['person_id', 'wave'])) or give an extra interview its own "
+                 "wave label")]
 
 
 def check_known_persons(persons: pd.DataFrame, interviews: pd.DataFrame) -> list[str]:
@@ -274,7 +248,8 @@ def check_known_persons(persons: pd.DataFrame, interviews: pd.DataFrame) -> list
     if not unknown.any():
         return []
     return [_msg("person_id", interviews[unknown], "in interviews name persons absent from "
-                 "persons", "person ids listed in the persons table")]
+                 "persons", "person ids listed in the persons table", "add those persons "
+                 "to the persons table, or drop their interviews")]
 
 
 def check_interviewed_outcomes(interviews: pd.DataFrame, outcomes: Mapping[str, str]) -> list[str]:
@@ -289,7 +264,11 @@ def check_interviewed_outcomes(interviews: pd.DataFrame, outcomes: Mapping[str, 
             mask = not_int & interviews[col].notna()
             if mask.any():
                 problems.append(_msg(col, _ids_of(interviews, mask), "have a value where "
-                                     "interviewed is False", "missing (NaN) when not interviewed"))
+                                     "interviewed is False", "missing (NaN) when not interviewed",
+                                     f"set '{col}' to NaN where interviewed is False, or set "
+                                     "interviewed True where an interview took place; a "
+                                     "baseline column belongs in the persons table "
+                                     f"(Cohort.from_long: person_columns=['{col}'])"))
     return problems
 
 
@@ -308,7 +287,9 @@ def check_intake(persons: pd.DataFrame, interviews: pd.DataFrame) -> list[str]:
         return []
     return [_msg("interviewed", persons.loc[missing, "person_id"],
                  f"lack an intake interview at wave {waves[0]:g} (row absent or interviewed "
-                 "False)", "every person interviewed at intake")]
+                 "False)", "every person interviewed at intake", "add the intake "
+                 f"interview rows (wave {waves[0]:g}, interviewed True), or drop those "
+                 "persons")]
 
 
 def check_months(interviews: pd.DataFrame) -> list[str]:
@@ -326,7 +307,8 @@ def check_months(interviews: pd.DataFrame) -> list[str]:
     neg = months < 0
     if neg.any():
         problems.append(_msg("months", _ids_of(interviews, neg), "are negative",
-                             "months since intake, >= 0"))
+                             "months since intake, >= 0", "correct the months (months since "
+                             "the intake interview)"))
     waves = _waves(interviews)
     if "interviewed" in interviews:
         flag, _ = as_bool(interviews["interviewed"])
@@ -338,7 +320,8 @@ def check_months(interviews: pd.DataFrame) -> list[str]:
         if gap.any():
             problems.append(_msg("months", _ids_of(interviews, gap), "are missing at "
                                  "interviewed follow-up waves", "months known whenever "
-                                 "interviewed after intake"))
+                                 "interviewed after intake", "fill in months, or drop the "
+                                 "months column to use the nominal schedule (schedule=)"))
     d = pd.DataFrame({"person_id": interviews["person_id"], "wave": wave, "months": months})
     d = d[interviewed.to_numpy() & d["months"].notna() & d["wave"].notna()]
     if d.duplicated(["person_id", "wave"]).any():
@@ -350,7 +333,8 @@ def check_months(interviews: pd.DataFrame) -> list[str]:
         rows = d[d["person_id"].isin(bad_persons)]
         problems.append(_msg("months", rows, f"of {bad_persons.nunique()} person(s) do not "
                              "increase from wave to wave", "months strictly increasing over a "
-                             "person's interviewed waves"))
+                             "person's interviewed waves", "check the wave labels and months "
+                             "of those persons"))
     return problems
 
 
@@ -369,7 +353,8 @@ def check_support(interviews: pd.DataFrame, outcomes: Mapping[str, str],
         if bad.any():
             support = FAMILIES[fam].support.replace("(28)", f"({n})")
             problems.append(_msg(col, _ids_of(interviews, bad), f"are outside the support of "
-                                 f"family '{fam}'", support))
+                                 f"family '{fam}'", support, "recode the values, or choose "
+                                 f"another family: outcomes={{'{col}': '<family>'}}"))
     return problems
 
 
@@ -383,16 +368,21 @@ def check_categories(persons: pd.DataFrame) -> list[str]:
             if bad.any():
                 levels = first_ids(s[bad].astype(str))
                 problems.append(_msg(col, _ids_of(persons, bad), f"hold unknown levels "
-                                     f"({levels})", ", ".join(allowed)))
+                                     f"({levels})", ", ".join(allowed),
+                                     f"recode '{col}' to the allowed levels (e.g. "
+                                     f"df['{col}'].map({{...}})), or rename the column and "
+                                     "use it as a covariate"))
     if "modality" in persons:
         s = persons["modality"]
         if s.isna().any():
             problems.append(_msg("modality", _ids_of(persons, s.isna()), "are missing",
-                                 "a modality for every person"))
-        if s.dropna().nunique() < 2:
+                                 "a modality for every person", "fill in modality or drop "
+                                 "those persons"))
+        if s.dropna().nunique() < 2 and len(persons):
             problems.append(
                 f"column 'modality': {s.dropna().nunique()} level(s) found "
-                f"({first_ids(s.dropna())}); allowed: two or more treatment groups"
+                f"({first_ids(s.dropna())}); allowed: two or more treatment groups; fix: "
+                "drop the modality column (or its role) when there is one group"
             )
     return problems
 
@@ -406,15 +396,18 @@ def check_waves(interviews: pd.DataFrame) -> list[str]:
     frac = values.notna() & (values != values.round())
     if frac.any():
         problems.append(_msg("wave", _ids_of(interviews, frac), "are not whole numbers",
-                             "integer wave labels (0 = intake)"))
+                             "integer wave labels (0 = intake)", "recode the waves as 0, 1, "
+                             "2, ... and keep the exact time in months"))
     miss = interviews["wave"].isna()
     if miss.any():
         problems.append(_msg("wave", _ids_of(interviews, miss), "are missing",
-                             "a wave label on every row"))
+                             "a wave label on every row", "fill in the wave or drop those "
+                             "rows"))
     n = values.dropna().nunique()
-    if n < 2:
+    if n < 2 and len(interviews):
         problems.append(f"column 'wave': {n} wave(s) found; allowed: two or more waves "
-                        "(intake and at least one follow-up)")
+                        "(intake and at least one follow-up); fix: include the follow-up "
+                        "interview rows")
     return problems
 
 
@@ -427,22 +420,25 @@ def check_schedule(schedule: Mapping | None, interviews: pd.DataFrame) -> list[s
     try:
         given = {float(k): v for k, v in schedule.items()}
     except (TypeError, ValueError, AttributeError):
-        return [f"schedule: {schedule!r} is not a mapping of wave -> months"]
+        return [f"schedule: {schedule!r} is not a mapping of wave -> months; fix: pass e.g. "
+                "schedule={0: 0, 1: 4, 2: 12}"]
     missing = [w for w in waves if w not in given]
     extra = [k for k in given if k not in waves]
     if missing:
         problems.append(f"schedule: no months for wave(s) {first_ids([f'{w:g}' for w in missing])}"
-                        "; allowed: one entry per wave")
+                        "; allowed: one entry per wave; fix: add them to schedule=")
     if extra:
         problems.append(f"schedule: wave(s) {first_ids([f'{w:g}' for w in extra])} are not in "
-                        "the interviews; allowed: the cohort's waves only")
+                        "the interviews; allowed: the cohort's waves only; fix: remove them from "
+                        "schedule=")
     for k, v in given.items():
         try:
             ok = np.isfinite(float(v)) and float(v) >= 0
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            problems.append(f"schedule: wave {k:g} has months {v!r}; allowed: a number >= 0")
+            problems.append(f"schedule: wave {k:g} has months {v!r}; allowed: a number >= 0; "
+                            "fix: give the wave's nominal months since intake")
     return problems
 
 
@@ -456,32 +452,38 @@ def check_population(population: pd.DataFrame | None, persons: pd.DataFrame) -> 
     problems = []
     cols = [c for c in population.columns if c != "count"]
     if len(population) == 0:
-        problems.append("population: the table has no cells; allowed: one row per cell with a "
-                        "count")
+        problems.append("population: the table is empty (no cells); allowed: one row per cell "
+                        "with a count; fix: pass the population cells, or population=None")
     if not cols:
         problems.append(f"population: no category columns; allowed: some of "
-                        f"{', '.join(POPULATION_VARIABLES)} plus count")
+                        f"{', '.join(POPULATION_VARIABLES)} plus count; fix: add the "
+                        "category columns, or map yours with roles=")
     unknown = [c for c in cols if c not in POPULATION_VARIABLES]
     if unknown:
         problems.append(f"population: unknown column(s) {', '.join(map(str, unknown))}; allowed: "
-                        f"{', '.join(POPULATION_VARIABLES)} and count")
+                        f"{', '.join(POPULATION_VARIABLES)} and count; fix: drop or rename them "
+                        "(roles= maps your names)")
     if "count" not in population:
         problems.append(f"population: no 'count' column; columns found: "
-                        f"{', '.join(map(str, population.columns))}")
+                        f"{', '.join(map(str, population.columns))}; fix: name the "
+                        "column of counts 'count'")
     else:
         counts, bad = as_numeric(population["count"])
         nonpos = ~bad & ~(counts > 0)
         if bad.any():
             problems.append(f"population column 'count': {int(bad.sum())} cell(s) are not "
-                            "numbers (wrong dtype); allowed: positive numbers")
+                            "numbers (wrong dtype); allowed: positive numbers; fix: recode "
+                            "count as numbers")
         if nonpos.any():
             problems.append(f"population column 'count': {int(nonpos.sum())} cell(s) are zero, "
-                            "negative or missing; allowed: positive numbers")
+                            "negative or missing; allowed: positive numbers; fix: drop those "
+                            "cells or merge them into neighbouring ones")
     known = [c for c in cols if c in POPULATION_VARIABLES]
     for col in known:
         if col not in persons:
             problems.append(f"population column '{col}': the cohort has no '{col}' column; "
-                            "allowed: variables present in the persons table")
+                            "allowed: variables present in the persons table; fix: add "
+                            f"'{col}' to the persons or drop it from the population")
             continue
         levels = set(persons[col].dropna().astype(str))
         vals = population[col].astype(str)
@@ -489,20 +491,24 @@ def check_population(population: pd.DataFrame | None, persons: pd.DataFrame) -> 
         if bad.any():
             problems.append(f"population column '{col}': {int(bad.sum())} cell(s) have levels "
                             f"that match no cohort category ({first_ids(vals[bad])}); allowed: "
-                            f"{', '.join(sorted(levels))}")
+                            f"{', '.join(sorted(levels))}; fix: recode the levels to the "
+                            "cohort's, or merge those cells")
     if known and population.duplicated(subset=known).any():
         n = int(population.duplicated(subset=known, keep=False).sum())
         problems.append(f"population: {n} cell(s) repeat the same combination of "
-                        f"{', '.join(known)}; allowed: one row per cell")
+                        f"{', '.join(known)}; allowed: one row per cell; fix: sum the "
+                        "repeated cells (population.groupby(...).sum())")
     return problems
 
 
 def check_constant_within_person(df: pd.DataFrame, columns: Sequence[str],
-                                 table: str = "the long table") -> list[str]:
+                                 table: str = "the long table", *,
+                                 lifted_from_long: bool = False) -> list[str]:
     """Person-level columns given on interview rows must not vary within a person.
 
     Missing values do not count as a different value: a baseline column filled in on the
-    intake row only is fine.
+    intake row only is fine. ``lifted_from_long`` words the fix for
+    :meth:`~dtors_bayes.data.cohort.Cohort.from_long` (``person_columns=``).
     """
     if "person_id" not in df:
         return []
@@ -516,7 +522,13 @@ def check_constant_within_person(df: pd.DataFrame, columns: Sequence[str],
             rows = df[df["person_id"].isin(bad)]
             what = (f"place {len(bad)} person(s) in two or more sites" if col == "site_id"
                     else f"vary within {len(bad)} person(s) in {table}")
-            problems.append(_msg(col, rows, what, "one value per person (a person-level column)"))
+            fix = (f"give every row of a person the same {col} (e.g. the intake value: "
+                   f"df['{col}'] = df.groupby('person_id')['{col}'].transform('first'))")
+            if lifted_from_long and col not in PERSON_ROLES:
+                fix += (f", or, if '{col}' is measured at each interview, leave it out of "
+                        "person_columns=[...]")
+            problems.append(_msg(col, rows, what, "one value per person (a person-level column)",
+                                 fix))
     return problems
 
 
@@ -554,6 +566,7 @@ def validate(
     """
     trials = dict(trials or {})
     checks: list[tuple[str, Callable[[], list[str]]]] = [
+        ("empty tables", lambda: check_not_empty(persons, interviews)),
         ("outcome spec", lambda: check_outcome_spec(outcomes, trials)),
         ("required columns", lambda: check_required(persons, interviews, outcomes, roles)),
         ("dtypes", lambda: check_dtypes(persons, interviews, outcomes)),

@@ -145,8 +145,9 @@ def contrast_forest(estimates: pd.DataFrame) -> Figure | None:
                     fmt="o", capsize=3)
         ax.axvline(0.0, color="grey", lw=0.8, ls="--")
         ax.set_yticks(y, labels, fontsize=7)
+        # right-aligned: a centred title runs off the figure beside long contrast labels
         ax.set_title(f"{out}: adjusted change, A - B (difference in change from intake)",
-                     fontsize=9)
+                     fontsize=9, loc="right")
     return fig
 
 

@@ -6,17 +6,24 @@ aggregates only: counts, rates, posterior summaries and diagnostics, never a per
 (person ids are dropped from exclusion listings; an extra table with a ``person_id`` column
 is refused).
 
-Sections (their headings are :data:`SECTIONS`): a banner when any fit has sampler trouble;
-counts reconciled with the input; the cohort and its missingness; trajectories by wave per
-outcome (fits of the same outcome that differ in weighting or attrition side by side);
-modality contrasts; estimates; convergence diagnostics; weight diagnostics and sensitivity
-(filled from ``extra_tables``); any other extra table; methods and assumptions; provenance.
-Tables are written by :mod:`dtors_bayes._format` (Markdown, HTML, LaTeX).
+Sections (their headings are :data:`SECTIONS`), in order: the findings in words per outcome
+(:mod:`dtors_bayes.reporting.findings`; a banner there when any fit has sampler trouble);
+trajectories by wave per outcome (fits of the same outcome that differ in weighting or
+attrition side by side); modality contrasts (forest plot); sensitivity (the delta curve) and
+weight diagnostics (filled from ``extra_tables``); counts reconciled with the input; the
+cohort and its missingness; estimates; convergence diagnostics; any other extra table;
+methods and assumptions; provenance. Each figure comes with its table; tables longer than
+:data:`OPEN_MAX_ROWS` rows are collapsed (``<details>``), every table sits in a box that
+scrolls sideways (``.table-wrap``, ``overflow-x:auto``) so nothing runs off a 1280 px page,
+and long text cells are cut with an ellipsis (full text in the tooltip and the CSV).
+
+The page is rendered by jinja2 from package data, ``templates/report.html.j2`` and
+``templates/report.css`` (shipped in the wheel with the package directory). Table files are
+written by :mod:`dtors_bayes._format` (CSV, Markdown, LaTeX).
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,22 +31,35 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dtors_bayes._format import html_table, latex_table, markdown_table, safe_name
+from dtors_bayes._format import (
+    display_frame,
+    html_table,
+    latex_table,
+    markdown_table,
+    safe_name,
+)
 from dtors_bayes.constants import CI_PROB
 from dtors_bayes.estimands.engine import ADJUSTED_ASSUMPTION, DESCRIPTIVE
 
+#: The page's sections in order; the other extra tables (each with its own heading) come
+#: before the methods.
 SECTIONS: dict[str, str] = {
-    "counts": "Counts reconciled with the input",
-    "cohort": "Cohort and missingness",
+    "findings": "Findings",
     "trajectories": "Trajectories by wave",
     "contrasts": "Modality contrasts",
+    "sensitivity": "Sensitivity to missing-not-at-random attrition",
+    "weights": "Weight diagnostics",
+    "counts": "Counts reconciled with the input",
+    "cohort": "Cohort and missingness",
     "estimates": "Estimates",
     "diagnostics": "Convergence diagnostics",
-    "weights": "Weight diagnostics",
-    "sensitivity": "Sensitivity to missing-not-at-random attrition",
     "methods": "Methods and assumptions",
     "provenance": "Provenance",
 }
+#: Tables longer than this are collapsed into a ``<details>`` section.
+OPEN_MAX_ROWS = 12
+#: Text cells longer than this are cut with an ellipsis in the HTML (full text in the CSV).
+LONG_CELL = 40
 #: Rows of an extra table shown in the HTML (every row is in its CSV).
 EXTRA_MAX_ROWS = 60
 #: Estimands shown in the HTML estimates table (every estimand is in the CSV).
@@ -76,18 +96,6 @@ WEIGHTING_TEXT = {
            "site and area effects over their fitted distributions",
 }
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;
-margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-h1{border-bottom:2px solid #444}h2{border-bottom:1px solid #bbb;margin-top:2em}
-table{border-collapse:collapse;font-size:0.82em;margin:0.6em 0 1.2em}
-th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}
-th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
-.banner{background:#fde2e1;border:2px solid #c0392b;padding:0.6em 1em;margin:1em 0}
-.note{color:#555;font-size:0.9em}.placeholder{color:#777;font-style:italic}
-pre{background:#f7f7f7;padding:0.6em;overflow-x:auto;font-size:0.85em}
-img{max-width:100%}
-"""
 
 
 def write_table(df: pd.DataFrame, directory: str | Path, name: str,
@@ -248,56 +256,38 @@ def _analysis_name(fit, i: int) -> str:
     return f"{fit.outcome} ({fit.model.attrition_label})"
 
 
-def methods_text(fits: Sequence, estimates: pd.DataFrame) -> str:
-    """The methods paragraphs (HTML) stating every assumption of the fits and estimates."""
-    esc = html.escape
+def methods_context(fits: Sequence, estimates: pd.DataFrame) -> dict:
+    """What the methods paragraphs state (``templates/methods.html.j2``): every assumption of
+    the fits and estimates, as plain values for the template."""
     ci = sorted(set(estimates["ci_prob"].dropna())) if "ci_prob" in estimates else [CI_PROB]
     ci_text = " and ".join(f"{100 * c:g}%" for c in ci) or f"{100 * CI_PROB:g}%"
-    items = []
+    analyses = []
     for i, fit in enumerate(fits):
         m = fit.model
-        levels = ", ".join(m.levels) if m.levels else "none"
-        rc = ", ".join(m.random_change) if m.random_change else "none"
-        traj = ("one trajectory per modality" if m.modality_by_time
-                else "one trajectory plus a constant modality effect")
-        items.append(
-            f"<li><b>{esc(_analysis_name(fit, i))}</b>: outcome <code>{esc(m.outcome)}</code>, "
-            f"family <code>{esc(m.family)}</code> (link {esc(m.family_obj.link)}); "
-            f"baseline: {esc(m.baseline)}; time: <code>{esc(m.time)}</code>, "
-            f"{esc(TIME_TEXT.get(m.time, m.time))}; {esc(traj)}; covariates: "
-            f"{esc(str(m.covariates or 'none'))}; random intercepts: person, {esc(levels)}; "
-            f"random change by: {esc(rc)}; attrition: <code>{esc(m.attrition_label)}</code>."
-            f"<pre>{esc(str(m))}</pre></li>")
+        analyses.append({
+            "name": _analysis_name(fit, i), "outcome": m.outcome, "family": m.family,
+            "link": m.family_obj.link, "baseline": m.baseline, "time": m.time,
+            "time_text": TIME_TEXT.get(m.time, m.time),
+            "trajectory": ("one trajectory per modality" if m.modality_by_time
+                           else "one trajectory plus a constant modality effect"),
+            "covariates": str(m.covariates or "none"),
+            "levels": ", ".join(m.levels) if m.levels else "none",
+            "random_change": ", ".join(m.random_change) if m.random_change else "none",
+            "attrition": m.attrition_label, "printed": str(m)})
     modes = list(dict.fromkeys(estimates.get("weighting", pd.Series(["none"]))))
     pops = list(dict.fromkeys(estimates.get("population", pd.Series(["sample"]))))
-    weighting = "".join(f"<li><code>{esc(str(w))}</code>: {esc(WEIGHTING_TEXT.get(str(w), ''))}"
-                        "</li>" for w in modes)
-    attr = sorted({f.model.attrition_label for f in fits})
-    return "\n".join([
-        "<p>Each outcome was analysed with a Bayesian hierarchical within-person change model "
-        "(a generalised linear model with the outcome's family; person, and where named site "
-        "and area, random intercepts, non-centred; weakly informative priors on the response "
-        "scale, printed below), sampled with NUTS. The analyses:</p>",
-        f"<ul>{''.join(items)}</ul>",
-        "<p><b>Estimands.</b> Every estimate is computed on the response-scale expectation "
-        "of each person at each wave's nominal months, draw by draw, with that person's own "
-        "posterior person, site and area effects, then averaged over persons (never the "
-        "inverse link of an average). Summaries are posterior means with "
-        f"<b>{esc(ci_text)} equal-tailed</b> posterior intervals, the probability of "
-        "direction, MCSE, bulk ESS and R-hat.</p>",
-        f"<p><b>Weighting and population</b> (population: {esc(', '.join(map(str, pops)))}):"
-        f"</p><ul>{weighting}</ul>",
-        f"<p><b>Attrition.</b> Assumptions in this report: {esc(', '.join(attr))}. "
-        "<code>mar</code> uses the likelihood of the observed outcomes, valid when whether a "
-        "person was interviewed depends only on modelled quantities (covariates, modality, "
-        "site, area and the person's observed outcomes), not on the unobserved outcome "
-        f"itself. {esc(MAR_MNAR_STATEMENT)}</p>",
-        "<p><b>Modality comparisons.</b> <i>Adjusted</i> estimands (adjusted_level, "
-        "adjusted_change, modality_contrast) give everyone modality A, then B, and compare "
-        f"(g-computation); they assume {esc(ADJUSTED_ASSUMPTION)}. "
-        f"<i>Descriptive</i> estimands (modality_level, modality_change) are {esc(DESCRIPTIVE)}."
-        " No randomisation took place: people chose or were referred to their modality.</p>",
-    ])
+    return {"analyses": analyses, "ci_text": ci_text,
+            "weighting": [(str(w), WEIGHTING_TEXT.get(str(w), "")) for w in modes],
+            "populations": ", ".join(map(str, pops)),
+            "attrition": ", ".join(sorted({f.model.attrition_label for f in fits})),
+            "mar_mnar": MAR_MNAR_STATEMENT, "adjusted_assumption": ADJUSTED_ASSUMPTION,
+            "descriptive": DESCRIPTIVE}
+
+
+def methods_text(fits: Sequence, estimates: pd.DataFrame) -> str:
+    """The methods paragraphs (HTML, from ``templates/methods.html.j2``) stating every
+    assumption of the fits and estimates."""
+    return render("methods.html.j2", **methods_context(fits, estimates))
 
 
 # ---------------------------------------------------------------------- the report
@@ -317,6 +307,13 @@ def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
                  extra_tables: Mapping[str, pd.DataFrame] | None = None,
                  title: str = "dtors_bayes analysis report") -> Path:
     """Write the HTML report, its figures and its tables.
+
+    The page (rendered from the package template ``templates/report.html.j2`` through
+    jinja2) opens with the findings in words per outcome
+    (:func:`dtors_bayes.reporting.findings.report_findings`), then the figures
+    (trajectories, the forest plot of contrasts, the delta curve) with their tables, then
+    the long tables in collapsed ``<details>`` sections; every table is also a CSV, Markdown
+    and LaTeX download, and scrolls inside its own box when wider than the page.
 
     Parameters
     ----------
@@ -347,6 +344,8 @@ def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
         When an extra table holds personal rows.
     """
     from dtors_bayes.reporting import figures as plots
+    from dtors_bayes.reporting.findings import report_findings
+
     out = Path(out_dir)
     tables_dir, fig_dir = out / "tables", out / "figures"
     for d in (out, tables_dir, fig_dir):
@@ -356,33 +355,64 @@ def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
     extra = dict(extra_tables or {})
     for name, df in extra.items():
         _no_personal_rows(name, df)
-    esc = html.escape
-    body: list[str] = []
+    blocks: dict[str, list[dict]] = {k: [] for k in (*SECTIONS, "extras")}
 
-    def table(df: pd.DataFrame, name: str, caption: str, max_rows: int | None = None) -> str:
+    def table(key: str, df: pd.DataFrame, name: str, caption: str,
+              max_rows: int | None = None, collapsed: bool | None = None) -> None:
         write_table(df, tables_dir, name, caption=caption)
-        links = " ".join(f'<a href="tables/{name}.{ext}">{ext}</a>' for ext in ("csv", "md",
-                                                                              "tex"))
-        return (f"<h3>{esc(caption)}</h3>\n{html_table(df, max_rows)}"
-                f'<p class="note">Files: {links}</p>')
+        blocks[key].append(table_block(df, name, caption, max_rows=max_rows,
+                                       collapsed=collapsed))
 
-    def figure(fig, name: str, alt: str) -> str:
+    def figure(key: str, fig, name: str, alt: str) -> None:
         fig.savefig(fig_dir / f"{name}.png", dpi=110)
-        return (f'<figure><img alt="{esc(alt)}" src="data:image/png;base64,'
-                f'{plots.figure_to_base64(fig)}"><figcaption>{esc(alt)}</figcaption></figure>')
+        width = int(round(fig.get_figwidth() * 110))
+        blocks[key].append({"kind": "figure", "name": name, "alt": alt, "width": width,
+                            "data": plots.figure_to_base64(fig)})
 
-    def section(key: str) -> None:
-        body.append(f'<h2 id="{key}">{esc(SECTIONS[key])}</h2>')
+    def note(key: str, text: str, cls: str = "placeholder") -> None:
+        blocks[key].append({"kind": "note", "text": text, "cls": cls})
 
-    # banner
     trouble = [(_analysis_name(f, i), p) for i, f in enumerate(fits) for p in f.problems()]
-    if trouble:
-        items = "".join(f"<li><b>{esc(a)}</b>: {esc(p)}</li>" for a, p in trouble)
-        body.append('<div class="banner" id="trouble"><b>Sampler trouble: some intervals may '
-                    f"not be trustworthy.</b><ul>{items}</ul></div>")
+    families = {f.outcome: f.model.family for f in fits}
+    findings = report_findings(est, extra.get("sensitivity"), families)
 
-    # counts
-    section("counts")
+    # figures first, each with its table (collapsed when long)
+    if not est.empty:
+        for k, outcome in enumerate(dict.fromkeys(est["outcome"])):
+            figure("trajectories", plots.trajectory_figure(est, outcome),
+                   f"trajectory_{k}_{safe_name(outcome, keep='-_')}",
+                   f"{outcome}: population level by wave with {_ci_text(est)} intervals")
+        lv = est[est["estimand"].isin(["level", "change"])]
+        table("trajectories", lv[[c for c in HTML_COLUMNS if c in lv.columns]], "trajectories",
+              "Levels and change from intake")
+    fig = plots.contrast_forest(est) if not est.empty else None
+    if fig is None:
+        note("contrasts", "No modality contrasts (one modality, or none estimated).")
+    else:
+        figure("contrasts", fig, "contrasts", "Adjusted modality contrasts of change from "
+               f"intake (A - B) with {_ci_text(est)} intervals")
+        con = est[est["estimand"] == "modality_contrast"]
+        table("contrasts", con[[c for c in HTML_COLUMNS if c in con.columns]], "contrasts",
+              "Modality contrasts (adjusted; see Methods for the assumption)")
+    if "sensitivity" in extra:
+        sfig = plots.sensitivity_figure(extra["sensitivity"])
+        if sfig is not None:
+            figure("sensitivity", sfig, "sensitivity", "Estimates across the sensitivity grid")
+        table("sensitivity", extra["sensitivity"], "sensitivity", "Sensitivity analysis",
+              max_rows=EXTRA_MAX_ROWS)
+    else:
+        note("sensitivity", "No sensitivity analysis in this report: the pattern-mixture delta "
+             "grid and tipping point, or selection-model kappa results, appear here when "
+             "given.")
+    if "weights" in extra:
+        table("weights", extra["weights"], "weights", "Weight diagnostics",
+              max_rows=EXTRA_MAX_ROWS)
+    else:
+        note("weights", "No weights in this report (weighting = none): Kish effective sample "
+             "size, extreme weights and the variance decomposition appear here when weights "
+             "are used.")
+
+    # counts and cohort
     if cohort is not None:
         iv = cohort.interviews
         overall = pd.DataFrame([
@@ -391,15 +421,12 @@ def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
             {"count": "interviewed", "n": int(iv["interviewed"].sum())},
             {"count": "not interviewed", "n": int((~iv["interviewed"].astype(bool)).sum())},
         ])
-        body.append(table(overall, "input_counts", "Input"))
+        table("counts", overall, "input_counts", "Input")
     if fits:
-        body.append(table(counts_table(cohort, fits), "model_counts",
-                          "Persons and interviews used by each analysis"))
-    body.append(table(exclusions_table(cohort, fits), "exclusions",
-                      "Rows added or excluded, and why (counts only)"))
-
-    # cohort
-    section("cohort")
+        table("counts", counts_table(cohort, fits), "model_counts",
+              "Persons and interviews used by each analysis")
+    table("counts", exclusions_table(cohort, fits), "exclusions",
+          "Rows added or excluded, and why (counts only)")
     if cohort is not None:
         s = cohort.summary()
         from dtors_bayes.data.summary import TITLES
@@ -408,101 +435,87 @@ def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
                      "sample_vs_population", "outcome_missingness"):
             df = getattr(s, name)
             if df is not None:
-                body.append(table(df, f"cohort_{name}", TITLES[name]))
+                table("cohort", df, f"cohort_{name}", TITLES[name])
         units = [u for u in (_units_summary(s.response_by_site, "site"),
                              _units_summary(s.response_by_area, "area")) if u is not None]
         if units:
-            body.append(table(pd.concat(units, ignore_index=True), "cohort_response_by_unit",
-                              "Response across sites and areas (distribution of unit rates)"))
+            table("cohort", pd.concat(units, ignore_index=True), "cohort_response_by_unit",
+                  "Response across sites and areas (distribution of unit rates)")
     else:
-        body.append('<p class="placeholder">No cohort was given.</p>')
+        note("cohort", "No cohort was given.")
 
-    # trajectories
-    section("trajectories")
-    if not est.empty:
-        for k, outcome in enumerate(dict.fromkeys(est["outcome"])):
-            fig = plots.trajectory_figure(est, outcome)
-            body.append(figure(fig, f"trajectory_{k}_{safe_name(outcome, keep='-_')}",
-                               f"{outcome}: population level by wave with "
-                               f"{_ci_text(est)} intervals"))
-        lv = est[est["estimand"].isin(["level", "change"])]
-        body.append(table(lv[[c for c in HTML_COLUMNS if c in lv.columns]], "trajectories",
-                          "Levels and change from intake"))
-
-    # contrasts
-    section("contrasts")
-    fig = plots.contrast_forest(est) if not est.empty else None
-    if fig is None:
-        body.append('<p class="placeholder">No modality contrasts (one modality, or none '
-                    "estimated).</p>")
-    else:
-        body.append(figure(fig, "contrasts", "Adjusted modality contrasts of change from "
-                           f"intake (A - B) with {_ci_text(est)} intervals"))
-        con = est[est["estimand"] == "modality_contrast"]
-        body.append(table(con[[c for c in HTML_COLUMNS if c in con.columns]], "contrasts",
-                          "Modality contrasts (adjusted; see Methods for the assumption)"))
-
-    # estimates
-    section("estimates")
+    # the long tables
     if not est.empty:
         write_table(est, tables_dir, "estimates", caption="Posterior estimates (all)")
         shown = est[est["estimand"].isin(HTML_ESTIMANDS)]
-        body.append(
-            '<p class="note">Every estimand (ratio, adjusted levels and changes too) is in '
-            '<a href="tables/estimates.csv">tables/estimates.csv</a> (also '
-            '<a href="tables/estimates.md">md</a>, <a href="tables/estimates.tex">tex</a>).'
-            "</p>" + html_table(shown[[c for c in HTML_COLUMNS if c in shown.columns]]))
-
-    # diagnostics
-    section("diagnostics")
+        note("estimates", "Every estimand (ratio, adjusted levels and changes too) is in "
+             "tables/estimates.csv (also .md and .tex).", "note")
+        blocks["estimates"].append(table_block(
+            shown[[c for c in HTML_COLUMNS if c in shown.columns]], "estimates",
+            "Estimates shown (level, change, modality change, contrasts)", collapsed=True))
     if fits:
-        body.append(table(diagnostics_table(fits), "diagnostics",
-                          "Sampler diagnostics (R-hat <= 1.01, ESS >= 100 per chain, "
-                          "no divergences, BFMI >= 0.3)"))
-
-    # weights and sensitivity
-    section("weights")
-    if "weights" in extra:
-        body.append(table(extra["weights"], "weights", "Weight diagnostics",
-                          max_rows=EXTRA_MAX_ROWS))
-    else:
-        body.append('<p class="placeholder">No weights in this report (weighting = none): '
-                    "Kish effective sample size, extreme weights and the variance "
-                    "decomposition appear here when weights are used.</p>")
-    section("sensitivity")
-    if "sensitivity" in extra:
-        sfig = plots.sensitivity_figure(extra["sensitivity"])
-        if sfig is not None:
-            body.append(figure(sfig, "sensitivity", "Estimates across the sensitivity grid"))
-        body.append(table(extra["sensitivity"], "sensitivity", "Sensitivity analysis",
-                          max_rows=EXTRA_MAX_ROWS))
-    else:
-        body.append('<p class="placeholder">No sensitivity analysis in this report: the '
-                    "pattern-mixture delta grid and tipping point, or selection-model kappa "
-                    "results, appear here when given.</p>")
+        table("diagnostics", diagnostics_table(fits), "diagnostics",
+              "Sampler diagnostics (R-hat <= 1.01, ESS >= 100 per chain, no divergences, "
+              "BFMI >= 0.3)")
     for name, df in extra.items():
         if name in ("weights", "sensitivity"):
             continue
         key, heading = safe_name(name, keep="-_"), name.replace("_", " ").capitalize()
-        body.append(f'<h2 id="extra-{key}">{esc(heading)}</h2>')
-        body.append(table(df, key, heading, max_rows=EXTRA_MAX_ROWS))
-
-    # methods and provenance
-    section("methods")
-    body.append(methods_text(fits, est) if fits else "<p>No fits.</p>")
-    section("provenance")
+        blocks["extras"].append({"kind": "heading", "key": f"extra-{key}", "text": heading})
+        table("extras", df, key, heading, max_rows=EXTRA_MAX_ROWS)
+    blocks["methods"].append({"kind": "html", "html": methods_text(fits, est) if fits
+                              else "<p>No fits.</p>"})
     if fits:
-        body.append(table(provenance_table(fits), "provenance", "Fits"))
-    body.append(f'<p class="note">Report written {datetime.now(UTC).isoformat(timespec="seconds")}'
-                " by dtors_bayes. Aggregates only: no person-level rows.</p>")
+        table("provenance", provenance_table(fits), "provenance", "Fits")
 
-    toc = " | ".join(f'<a href="#{k}">{esc(v)}</a>' for k, v in SECTIONS.items())
-    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>'
-            f"{esc(title)}</title><style>{_CSS}</style></head>\n<body>\n<h1>{esc(title)}</h1>\n"
-            f'<p class="note">{toc}</p>\n' + "\n".join(body) + "\n</body></html>\n")
+    sections = [{"key": k, "heading": SECTIONS[k], "blocks": blocks[k]} for k in SECTIONS]
+    extras_at = [s["key"] for s in sections].index("methods")
+    if blocks["extras"]:  # the extra tables' own sections come before the methods
+        sections.insert(extras_at, {"key": "extras", "heading": "", "blocks": blocks["extras"]})
+    page = render("report.html.j2", title=title, css=_css(), sections=sections,
+                  toc=list(SECTIONS.items()),
+                  findings=findings, trouble=trouble,
+                  written=datetime.now(UTC).isoformat(timespec="seconds"))
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
+
+
+def table_block(df: pd.DataFrame, name: str, caption: str, *, max_rows: int | None = None,
+                collapsed: bool | None = None) -> dict:
+    """The template's view of a table: header, formatted cells, collapsed or not.
+
+    Cells are formatted by :func:`dtors_bayes._format.display_frame`; text cells longer than
+    :data:`LONG_CELL` characters are marked ``long`` (shown on one line, cut with an
+    ellipsis, the full text as the cell's tooltip and in the CSV) so that one long cell
+    never stretches a row. Tables of more than :data:`OPEN_MAX_ROWS` rows are collapsed
+    unless ``collapsed`` says otherwise.
+    """
+    shown = display_frame(df if max_rows is None else df.head(max_rows))
+    rows = [[{"text": "" if pd.isna(v) else str(v),
+              "long": isinstance(v, str) and len(v) > LONG_CELL} for v in r]
+            for r in shown.itertuples(index=False, name=None)]
+    return {"kind": "table", "name": name, "caption": caption,
+            "columns": [str(c) for c in df.columns], "rows": rows, "n_rows": len(df),
+            "truncated": max_rows is not None and len(df) > max_rows,
+            "collapsed": len(df) > OPEN_MAX_ROWS if collapsed is None else collapsed}
+
+
+def render(template: str, **context) -> str:
+    """Render a package template (``dtors_bayes/reporting/templates``) with jinja2."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("dtors_bayes.reporting", "templates"),
+                             autoescape=True, trim_blocks=False, lstrip_blocks=False,
+                             undefined=jinja2.StrictUndefined)
+    return env.get_template(template).render(**context)
+
+
+def _css() -> str:
+    from importlib.resources import files
+
+    return files("dtors_bayes.reporting").joinpath("templates", "report.css").read_text(
+        encoding="utf-8")
 
 
 def _ci_text(est: pd.DataFrame) -> str:

@@ -355,8 +355,10 @@ def cmd_study(args: argparse.Namespace) -> int:
     from dtors_bayes.studies.files import run_study_file
 
     _check_file(args.file, "study file")
+    # every task failing raises StudyFailed (a DtorsError: one message, exit status 1)
     run_study_file(args.file, args.out, scheduler=args.scheduler, n_workers=args.workers,
-                       progress=args.progress)
+                   progress=args.progress)
+    _say(f"study written to {args.out}")
     return 0
 
 

@@ -373,3 +373,5 @@ def test_corrupted_cohort_always_raises_cohort_error(kinds, picks, long):
             build(f)
     # the rules themselves reported it, not the safety net around them
     assert not any("could not be" in p for p in err.value.problems), err.value.problems
+    # and every problem says what to do about it
+    assert all("; fix: " in p for p in err.value.problems), err.value.problems
