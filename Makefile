@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell (cat pyproject.toml; echo $(PY_WANT)) | sha2
 PYTHON := $(VENV)/bin/python
 DEMO_DRAWS ?= 1000
 
-.PHONY: demo test lint venv clean data bench check-wheel
+.PHONY: demo test lint venv clean data bench check-wheel screenshot
 
 venv: $(STAMP)
 
@@ -24,6 +24,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check dtors_bayes tests benchmarks notebooks
 	$(PYTHON) -m pytest -q -p no:cacheprovider
+
+# The report's first screen at 1280 px (needs chromium; `report/` from `make demo`, else an
+# example report built without sampling).
+screenshot: $(STAMP)
+	PYTHON=$(PYTHON) bash scripts/screenshot_report.sh report docs/report_first_screen.png
 
 check-wheel: $(STAMP)
 	bash scripts/check_wheel.sh $(PYTHON)
