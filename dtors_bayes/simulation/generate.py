@@ -148,6 +148,7 @@ def simulate_cohort(
     response_counts: tuple[int, int, int] | None = None,
     outcomes: list[str] | tuple[str, ...] | None = None,
     heroin_drives_response: bool = True,
+    confounder_strength: float = 0.0,
 ) -> SimulatedCohort:
     r"""Simulate a DTORS-shaped cohort with known truth.
 
@@ -220,6 +221,20 @@ def simulate_cohort(
         False for a clean single-outcome MAR test bed: response then depends only on
         ``mnar_outcome``'s history (and its current value under MNAR), so a model of that
         outcome alone is MAR-valid under ``attrition="mar"``.
+    confounder_strength : float
+        Strength of an unmeasured confounder ``U ~ N(0, 1)`` ("frailty"; not in the
+        cohort's columns). It adds ``strength * l_z * U`` to the modality logit (loadings
+        :data:`dtors_bayes.simulation.population.CONFOUNDER_MODALITY`: healthier selection
+        into residential and inpatient detox) and ``strength * 0.8 * harm * scale * U`` to
+        every follow-up linear predictor (:data:`dtors_bayes.simulation.truth.
+        CONFOUNDER_OUTCOME`), so adjusted contrasts given the covariates are biased. U is
+        drawn from its own stream (``default_rng([seed, 14])``), so the main stream's draws
+        are the same at any strength (the persons recruited still change where U moved a
+        modality choice, since recruitment favours prescribing); at 0 (default) the output
+        is unchanged. The true estimands
+        are the causal ones (U included in every potential outcome); the true confounding
+        functions ``c(a, a')`` are in ``truth.confounding``
+        (:func:`dtors_bayes.simulation.truth.confounding_truth`).
 
     Returns
     -------
@@ -247,15 +262,23 @@ def simulate_cohort(
         "response_counts": [int(c) for c in response_counts], "outcomes": outcomes,
         "item_nonresponse": ITEM_NONRESPONSE,
     }
+    if confounder_strength:
+        settings["confounder_strength"] = float(confounder_strength)
     rng = np.random.default_rng(seed)
+    u_conf = (np.random.default_rng([int(seed), 14]).normal(size=population_size)
+              if confounder_strength else None)
 
     # 1. Population, recruitment, outcome parameters (calibrated on the population).
     pop, structure = simulate_population(
         rng, population_size=population_size, n_population_areas=n_population_areas,
         n_areas=n_areas, n_sites=n_sites, recruitment_bias=recruitment_bias,
+        confounder=u_conf, confounder_strength=confounder_strength,
     )
+    conf_attrs = dict(pop.attrs)
+    pop.attrs.clear()
     rows = recruit(rng, pop, n_persons, recruitment_bias)
-    model = OutcomeModel(rng, pop)
+    model = OutcomeModel(rng, pop, confounder=conf_attrs.get("confounder"),
+                         confounder_strength=confounder_strength)
     n = rows.size
 
     # 2. Interview months (attempted) and complete outcomes at intake, FU1, FU2 and late.
@@ -405,8 +428,23 @@ def simulate_cohort(
     pop_persons["person_id"] = pd.array(np.full(len(pop), pd.NA), dtype="Int64")
     pop_persons.loc[rows, "person_id"] = person_ids
     pop_persons["severity"] = model.severity
+    confounding = pd.DataFrame()
+    if confounder_strength:
+        from dtors_bayes.simulation.truth import CONFOUNDER_OUTCOME, confounding_truth
+
+        pop_persons["confounder"] = conf_attrs["confounder"]
+        confounding = confounding_truth(model, conf_attrs["modality_logit_base"],
+                                        conf_attrs["confounder_loadings"],
+                                        float(confounder_strength), rows, outcomes)
+        params["unmeasured_confounder"] = {
+            "strength": float(confounder_strength),
+            "modality_loadings": conf_attrs["confounder_loadings"],
+            "outcome_effect": CONFOUNDER_OUTCOME,
+            "enters": "strength * loading * U in the modality logit; strength * 0.8 * harm "
+                      "* modality_scale * U in every follow-up linear predictor",
+        }
     truth = Truth(params=params, complete=complete, estimands=est,
-                  population_persons=pop_persons)
+                  population_persons=pop_persons, confounding=confounding)
     return SimulatedCohort(persons=persons, interviews=interviews,
                            population=population_table(pop), truth=truth, settings=settings)
 

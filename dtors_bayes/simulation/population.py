@@ -17,8 +17,11 @@ tilt, ``pop_j ∝ sample_j * exp(-recruitment_bias * tilt_j)``, so the recruited
 the published profile (73% male, 47% aged 25-34, 57% heroin, 12% crack) while the target
 population differs from it. Treatment modality is drawn from a multinomial logit on the
 observed covariates plus a site tilt; its intercepts are solved so the population's modality
-mix hits its target. Nothing unobserved (in particular not the severity that drives outcomes)
-enters modality choice: adjusted modality contrasts are identified given the covariates.
+mix hits its target. By default nothing unobserved (in particular not the severity that drives
+outcomes) enters modality choice: adjusted modality contrasts are identified given the
+covariates. With ``confounder_strength != 0`` an unmeasured confounder U enters both modality
+choice (loadings :data:`CONFOUNDER_MODALITY`) and the follow-up outcomes
+(:mod:`dtors_bayes.simulation.truth`), and they are not.
 
 Recruitment draws persons in the sampled areas without replacement with weights
 ``exp(recruitment_bias * tilt(x))`` (Efraimidis-Spirakis keys): heroin users, prescribing
@@ -71,6 +74,13 @@ MODALITY_LOGIT: dict[str, dict[str, float]] = {
     "inpatient_detox": {"age10": 0.3, "heroin": 0.0, "criminal_justice": 0.0},
 }
 MODALITY_SITE_SD = 0.5
+# Loadings of the unmeasured confounder U ("frailty": higher U, worse follow-up outcomes) in
+# the modality logit, multiplied by ``confounder_strength``: the less frail choose
+# residential and inpatient detox (healthier selection), the frailer psychosocial.
+CONFOUNDER_MODALITY: dict[str, float] = {
+    "prescribing": 0.0, "psychosocial": 0.5, "residential": -1.0, "day_care": 0.0,
+    "inpatient_detox": -0.5,
+}
 AGE_RANGES = {"18-24": (18, 24), "25-34": (25, 34), "35-44": (35, 44), "45+": (45, 70)}
 
 
@@ -112,8 +122,18 @@ def simulate_population(
     n_areas: int,
     n_sites: int,
     recruitment_bias: float,
+    confounder: np.ndarray | None = None,
+    confounder_strength: float = 0.0,
 ) -> tuple[pd.DataFrame, dict]:
     """Draw the population persons (with site and area) and the sampled areas.
+
+    ``confounder`` (one value of the unmeasured U per population person, in draw order) and
+    a non-zero ``confounder_strength`` add ``strength * l_z * U_i`` to the modality logit
+    (loadings ``l_z`` = :data:`CONFOUNDER_MODALITY`); the intercepts are solved with it. The
+    frame then carries ``attrs["modality_logit_base"]`` (the logit without U, intercepts
+    included, rows in frame order) and ``attrs["confounder"]`` (U in frame order), from
+    which :func:`dtors_bayes.simulation.truth.confounding_truth` integrates U out. At
+    strength 0 nothing changes: not one draw of ``rng``.
 
     Returns the population frame (columns ``pop_index, site_id, area_id, age, age_group,
     sex, primary_drug, referral_route, modality, sampled_area``) and a JSON-able dict of the
@@ -159,6 +179,11 @@ def simulate_population(
     site_tilt[:, 0] = 0.0
     util = _modality_utilities((age - 35) / 10, drug == "heroin", route == "criminal_justice")
     util += site_tilt[site_of]
+    with_u = confounder is not None and confounder_strength != 0
+    base_util = util.copy() if with_u else None
+    if with_u:
+        load = np.array([CONFOUNDER_MODALITY[z] for z in MODALITIES])
+        util += confounder_strength * np.asarray(confounder)[:, None] * load[None, :]
     target = np.array([margins["modality"][z] for z in MODALITIES])
     alpha = np.log(target / target[0])
     for _ in range(200):
@@ -190,6 +215,10 @@ def simulate_population(
         }
     ).iloc[order].reset_index(drop=True)
     frame.insert(0, "pop_index", np.arange(n))
+    if with_u:
+        frame.attrs["modality_logit_base"] = (base_util + alpha)[order]
+        frame.attrs["confounder"] = np.asarray(confounder, dtype=float)[order]
+        frame.attrs["confounder_loadings"] = dict(CONFOUNDER_MODALITY)
     structure = {
         "population_size": int(n),
         "n_population_areas": int(n_population_areas),

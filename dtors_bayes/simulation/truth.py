@@ -181,6 +181,12 @@ IN_TREATMENT = {
 }
 
 
+# Effect of the unmeasured confounder U on every follow-up linear predictor (not at intake:
+# U is "frailty" in responding to treatment), times the outcome's harm sign, its part's
+# modality scale and ``confounder_strength``.
+CONFOUNDER_OUTCOME = 0.8
+
+
 def design_matrix(frame: pd.DataFrame) -> np.ndarray:
     """Baseline covariates ``x_i`` in the order of :data:`COVARIATES`."""
     drug = frame["primary_drug"].to_numpy()
@@ -201,8 +207,12 @@ def hinge(m):
 class OutcomeModel:
     """Linear predictors and expectations for every population person (rows index it)."""
 
-    def __init__(self, rng: np.random.Generator, population: pd.DataFrame):
+    def __init__(self, rng: np.random.Generator, population: pd.DataFrame,
+                 confounder: np.ndarray | None = None, confounder_strength: float = 0.0):
         self.n = len(population)
+        self.confounder = None if confounder is None or confounder_strength == 0 else \
+            np.asarray(confounder, dtype=float)
+        self.confounder_strength = float(confounder_strength)
         self.x = design_matrix(population)
         self.z = pd.Categorical(
             population["modality"], categories=constants.DTORS_MODALITIES
@@ -242,14 +252,23 @@ class OutcomeModel:
         )
         self._calibrate()
 
+    def u_effect(self, k: str, part: str) -> float:
+        """Coefficient of U on outcome k's part at follow-up (0 without a confounder)."""
+        if self.confounder is None:
+            return 0.0
+        return (self.confounder_strength * CONFOUNDER_OUTCOME * self.params[k]["harm"]
+                * OUTCOME_SPECS[k][part]["modality_scale"])
+
     # ---- predictors --------------------------------------------------------------------
     def _dev(self, k: str, part: str) -> tuple[np.ndarray, np.ndarray]:
         scale = self.params[k]["harm"] * OUTCOME_SPECS[k][part]["modality_scale"]
         d = np.array([MODALITY_PROFILE[z] for z in constants.DTORS_MODALITIES]) * scale
         return d[:, 0], d[:, 1]
 
-    def etas(self, k: str, rows, months, z=None) -> dict[str, np.ndarray]:
-        """Linear predictors of outcome ``k`` for ``rows`` at ``months`` (modality ``z``)."""
+    def etas(self, k: str, rows, months, z=None, u=None) -> dict[str, np.ndarray]:
+        """Linear predictors of outcome ``k`` for ``rows`` at ``months`` (modality ``z``).
+
+        With a confounder, ``u`` overrides the persons' own U (for integrating it out)."""
         rows = np.arange(self.n) if rows is None else rows
         zz = self.z[rows] if z is None else np.broadcast_to(z, np.shape(rows))
         m = np.broadcast_to(np.asarray(months, dtype=float), np.shape(rows))
@@ -259,6 +278,9 @@ class OutcomeModel:
             a, b, c = (np.array([p[key][zname] for zname in constants.DTORS_MODALITIES])
                        for key in ("a", "b", "c"))
             out[part] = a[zz] + b[zz] * m + c[zz] * hinge(m) + self.lin[k, part][rows]
+            if self.confounder is not None:
+                uu = self.confounder[rows] if u is None else u
+                out[part] = out[part] + self.u_effect(k, part) * uu * (m > 0)
         return out
 
     def mu(self, k: str, rows=None, months=0.0, z=None) -> np.ndarray:
@@ -286,6 +308,8 @@ class OutcomeModel:
                 big_a = []
                 for m, target in zip(months, spec["target"], strict=True):
                     base = dev[m][self.z] + lin
+                    if self.confounder is not None and m > 0:
+                        base = base + self.u_effect(k, part) * self.confounder
                     gap = _gap(fam, aux, TRIALS.get(k, 28), part, base, target,
                                solved_eta.get(m))
                     lo, hi = (-500.0, 500.0) if fam.link == "identity" else (-30.0, 30.0)
@@ -371,6 +395,81 @@ def estimands(model: OutcomeModel, sample_rows: np.ndarray) -> pd.DataFrame:
     )
 
 
+def confounding_truth(model: OutcomeModel, base_logit: np.ndarray, loadings: dict[str, float],
+                      strength: float, sample_rows: np.ndarray, outcomes,
+                      nodes: int = 24) -> pd.DataFrame:
+    r"""The true confounding functions of the unmeasured confounder U, U integrated out.
+
+    For person i (covariates, site and the other latent effects fixed, all independent of
+    U ~ N(0, 1)), modality choice ``P(A = a' | i, u) = softmax(base_i + strength l u)`` and
+    potential expectations ``mu_a,t(i, u)``; Gauss-Hermite quadrature over u gives
+
+    .. math::
+
+        E[Y_t(a) \mid A = a', i] = \frac{\int \mu_{a,t}(i, u) P(a' \mid i, u) \phi(u) du}
+            {\pi_{a'}(i)}, \quad \pi_{a'}(i) = \int P(a' \mid i, u) \phi(u) du,
+
+        c_t(a, a'; i) = E[Y_t(a) \mid A = a, i] - E[Y_t(a) \mid A = a', i],\qquad
+        \bar c_t(a, a') = \frac{\sum_i \pi_{a'}(i) c_t(a, a'; i)}{\sum_i \pi_{a'}(i)}.
+
+    With the empirical shares ``pibar_a' = mean_i pi_a'(i)``,
+    ``E[Y_t(a)] = E_i[mu_a,t(i)] - sum_a' pibar_a' cbar_t(a, a')`` holds exactly, so the
+    sensitivity analysis of :mod:`dtors_bayes.causal.confounding` at these values recovers the
+    causal contrast. Also given: the scores ``s_a = E[U | A = a]`` and the least-squares
+    strength ``gamma = sum (s_a - s_a') cbar(a, a') / sum (s_a - s_a')^2`` of the
+    parameterisation ``c(a, a') = gamma (s_a - s_a')``.
+
+    Returns
+    -------
+    DataFrame
+        ``outcome, wave, population, modality, other, c, share_other, score_modality,
+        score_other, gamma`` (``other`` is a'; rows for a != a').
+    """
+    from numpy.polynomial.hermite_e import hermegauss
+    from scipy.special import softmax
+
+    mods = constants.DTORS_MODALITIES
+    u, wq = hermegauss(nodes)
+    wq = wq / wq.sum()
+    load = np.array([loadings[z] for z in mods])
+    prob = softmax(base_logit[:, None, :] + strength * u[None, :, None] * load[None, None, :],
+                   axis=2)                                    # (n, Q, M)
+    pi = np.einsum("q,nqm->nm", wq, prob)
+    eu = np.einsum("q,q,nqm->nm", wq, u, prob)
+    rows_all = np.arange(model.n)
+    rep = np.repeat(rows_all, nodes)
+    uu = np.tile(u, model.n)
+    records = []
+    for k in outcomes:
+        fam = FAMILIES[model.params[k]["family"]]
+        for t in sorted(SCHEDULE)[1:]:
+            cond = np.empty((model.n, len(mods), len(mods)))     # [i, a, a']
+            for a in range(len(mods)):
+                mu = fam.mean(model.etas(k, rep, SCHEDULE[t], z=a, u=uu),
+                              model.params[k]["aux"], TRIALS.get(k, 28)).reshape(model.n, nodes)
+                cond[:, a, :] = np.einsum("q,nq,nqm->nm", wq, mu, prob) / pi
+            for pop, rows in (("target", rows_all), ("sample", sample_rows)):
+                p = pi[rows]
+                score = eu[rows].sum(0) / p.sum(0)
+                cbar = np.empty((len(mods), len(mods)))
+                for a in range(len(mods)):
+                    ci = cond[rows, a, a][:, None] - cond[rows, a, :]
+                    cbar[a] = (p * ci).sum(0) / p.sum(0)
+                ds = score[:, None] - score[None, :]
+                off = ~np.eye(len(mods), dtype=bool)
+                gamma = float((ds[off] * cbar[off]).sum() / (ds[off] ** 2).sum())
+                share = p.mean(0)
+                for a, za in enumerate(mods):
+                    for b, zb in enumerate(mods):
+                        if a != b:
+                            records.append((k, t, pop, za, zb, float(cbar[a, b]),
+                                            float(share[b]), float(score[a]),
+                                            float(score[b]), gamma))
+    return pd.DataFrame.from_records(records, columns=[
+        "outcome", "wave", "population", "modality", "other", "c", "share_other",
+        "score_modality", "score_other", "gamma"])
+
+
 def _round_floats(obj, digits: int = 12):
     if isinstance(obj, float):
         return None if not np.isfinite(obj) else float(f"{obj:.{digits}g}")
@@ -403,12 +502,27 @@ class Truth:
         on ``mu`` at the schedule months, for the ``target`` population and the ``sample``.
     population_persons : pandas.DataFrame
         The simulated NDTMS-like population (one row per person; not written to JSON).
+    confounding : pandas.DataFrame
+        With an unmeasured confounder (``confounder_strength != 0``): the true confounding
+        functions :func:`confounding_truth`; empty otherwise (not written to JSON).
     """
 
     params: dict
     complete: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     estimands: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     population_persons: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    confounding: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+    def confounding_bias(self, outcome: str, wave: int, modality: str,
+                         population: str = "sample") -> float:
+        """``sum_a' pibar_a' cbar(a, a')``: how far the no-unmeasured-confounding adjusted
+        level of ``modality`` sits above its causal value (0 without a confounder)."""
+        c = self.confounding
+        if c.empty:
+            return 0.0
+        sel = c[(c.outcome == outcome) & (c.wave == wave) & (c.modality == modality)
+                & (c.population == population)]
+        return float((sel["share_other"] * sel["c"]).sum())
 
     def to_json(self) -> str:
         """JSON text of ``params`` and ``estimands`` (sorted keys, rounded floats)."""
