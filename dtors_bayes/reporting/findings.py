@@ -320,3 +320,105 @@ def report_findings(est: pd.DataFrame, sensitivity: pd.DataFrame | None = None,
         f.items.append(_modality(rows, percent))
         out.append(f)
     return out
+
+
+# ---------------------------------------------------------------------- cost-effectiveness
+@dataclass
+class EconomicsResults:
+    """Cost-effectiveness results as the report takes them: plain tables and figures.
+
+    Built by the workflow (``dtors_bayes.workflow.economics_command``) from
+    ``dtors_bayes.economics.EconomicDraws``; reporting never imports ``economics``.
+
+    Attributes
+    ----------
+    tables : dict of str -> DataFrame
+        ``summary`` (``EconomicDraws.summary``), ``cea`` (``EconomicDraws.cea`` per
+        perspective), optionally ``frontier``, ``evppi``, ``assumptions``.
+    figures : list of (name, Figure or PNG path, caption)
+    assumptions : dict of str -> str
+        Counterfactual, crime-cost convention, weighting, attrition (delta), horizon, ...
+    option, reference : str
+        The option the headline is about and the CEA's reference option.
+    threshold : float
+        The willingness to pay of the headline (GBP per QALY).
+    perspectives : list of str
+    """
+
+    tables: dict[str, pd.DataFrame]
+    figures: list = field(default_factory=list)
+    assumptions: dict[str, str] = field(default_factory=dict)
+    option: str = "treated"
+    reference: str = "no_treatment"
+    threshold: float = 30000.0
+    perspectives: list[str] = field(default_factory=lambda: ["health"])
+    name: str = ""
+    description: str = ""
+
+
+def money(x: float, currency: str = "GBP") -> str:
+    """An amount as the findings write it: whole units with thousands separators."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{currency} {x:,.0f}"
+
+
+def prob(x: float) -> str:
+    """A probability with two decimals."""
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.2f}"
+
+
+def _row(t: pd.DataFrame, **keys) -> pd.Series | None:
+    m = np.ones(len(t), bool)
+    for k, v in keys.items():
+        m &= (t[k].fillna("").astype(str) == str(v)).to_numpy()
+    return t[m].iloc[0] if m.any() else None
+
+
+def economics_findings(res: EconomicsResults) -> list[Finding]:
+    """The cost-effectiveness findings in words, every number from ``res.tables``.
+
+    One statement for the QALY gain, one per perspective (incremental cost, ICER with the
+    quadrant probabilities, net benefit and acceptability at the threshold, EVPI), the
+    benefit-cost ratio when crime costs are in, then each assumption.
+    """
+    s, cea = res.tables["summary"], res.tables["cea"]
+    opt, ref, k = res.option, res.reference, float(res.threshold)
+    out = []
+    q = _row(s, quantity="incremental_qaly", perspective=res.perspectives[0])
+    if q is not None:
+        out.append(Finding("QALYs", f"{opt} - no_treatment: {fmt(float(q['mean']), signed=True)}"
+                           f" QALY per person ({_interval(q, False)})."))
+    for p in res.perspectives:
+        c = _row(s, quantity="incremental_cost", perspective=p)
+        r = cea[(cea["option"] == opt) & (cea["perspective"] == p)
+                & np.isclose(cea["wtp"].astype(float), k)]
+        parts = []
+        if c is not None:
+            parts.append(f"incremental cost against no_treatment {money(float(c['mean']))} "
+                         f"({100 * float(c['ci_prob']):g}% interval {money(float(c['ci_lb']))}"
+                         f" to {money(float(c['ci_ub']))})")
+        if len(r):
+            r = r.iloc[0]
+            neg = " (negative: not comparable with a threshold)" if r["icer"] < 0 else ""
+            parts.append(f"against {ref}: ICER {money(float(r['icer']))} per QALY{neg} (ratio "
+                         f"of mean increments; P(more QALYs, more cost) {prob(r['p_ne'])}, "
+                         f"P(more QALYs, less cost) {prob(r['p_se'])}, P(fewer QALYs, more "
+                         f"cost) {prob(r['p_nw'])}, P(fewer QALYs, less cost) "
+                         f"{prob(r['p_sw'])})")
+            parts.append(f"at {money(k)} per QALY the expected incremental net benefit is "
+                         f"{money(float(r['eib']))} ({money(float(r['eib_lb']))} to "
+                         f"{money(float(r['eib_ub']))}), P({opt} is the best option) "
+                         f"{prob(r['ceac'])}, EVPI {money(float(r['evpi']))} per person")
+        if parts:
+            out.append(Finding(f"{p.capitalize()} perspective", "; ".join(parts) + "."))
+    b = _row(s, quantity="bcr")
+    pb = _row(s, quantity="p_bcr_above_1")
+    crime = res.assumptions.get("crime_costs", "")
+    if b is not None and pb is not None and not crime.startswith("none"):
+        out.append(Finding("Benefit-cost ratio", f"crime and care costs avoided per GBP 1 of "
+                           f"treatment: {fmt(float(b['mean']))} ({_interval(b, False)}); "
+                           f"P(BCR > 1) {prob(pb['mean'])}."))
+    for key, text in res.assumptions.items():
+        out.append(Finding(f"Assumed: {key.replace('_', ' ')}", text))
+    return out

@@ -10,12 +10,14 @@ Sections (their headings are :data:`SECTIONS`), in order: the findings in words 
 (:mod:`dtors_bayes.reporting.findings`; a banner there when any fit has sampler trouble);
 trajectories by wave per outcome (fits of the same outcome that differ in weighting or
 attrition side by side); modality contrasts (forest plot); sensitivity (the delta curve) and
-weight diagnostics (filled from ``extra_tables``); counts reconciled with the input; the
-cohort and its missingness; estimates; convergence diagnostics; any other extra table;
-methods and assumptions; provenance. Each figure comes with its table; tables longer than
-:data:`OPEN_MAX_ROWS` rows are collapsed (``<details>``), every table sits in a box that
-scrolls sideways (``.table-wrap``, ``overflow-x:auto``) so nothing runs off a 1280 px page,
-and long text cells are cut with an ellipsis (full text in the tooltip and the CSV).
+weight diagnostics (filled from ``extra_tables``); cost-effectiveness (``economics=``: its
+findings and assumptions in words, the CE plane, CEAC and EVPI figures, the tables); counts
+reconciled with the input; the cohort and its missingness; estimates; convergence
+diagnostics; any other extra table; methods and assumptions; provenance. Each figure comes
+with its table; tables longer than :data:`OPEN_MAX_ROWS` rows are collapsed (``<details>``),
+every table sits in a box that scrolls sideways (``.table-wrap``, ``overflow-x:auto``) so
+nothing runs off a 1280 px page, and long text cells are cut with an ellipsis (full text in
+the tooltip and the CSV).
 
 The page is rendered by jinja2 from package data, ``templates/report.html.j2`` and
 ``templates/report.css`` (shipped in the wheel with the package directory). Table files are
@@ -24,6 +26,7 @@ written by :mod:`dtors_bayes._format` (CSV, Markdown, LaTeX).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +52,7 @@ SECTIONS: dict[str, str] = {
     "contrasts": "Modality contrasts",
     "sensitivity": "Sensitivity to missing-not-at-random attrition",
     "weights": "Weight diagnostics",
+    "economics": "Cost-effectiveness",
     "counts": "Counts reconciled with the input",
     "cohort": "Cohort and missingness",
     "estimates": "Estimates",
@@ -305,7 +309,7 @@ def _as_frame(estimates: pd.DataFrame | Iterable[pd.DataFrame] | Mapping[str, pd
 def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
                  estimates: pd.DataFrame | Iterable[pd.DataFrame] | Mapping[str, pd.DataFrame],
                  extra_tables: Mapping[str, pd.DataFrame] | None = None,
-                 title: str = "dtors_bayes analysis report") -> Path:
+                 title: str = "dtors_bayes analysis report", economics=None) -> Path:
     """Write the HTML report, its figures and its tables.
 
     The page (rendered from the package template ``templates/report.html.j2`` through
@@ -332,6 +336,11 @@ def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
         ``person_id`` column).
     title : str
         The page title.
+    economics : EconomicsResults, optional
+        Cost-effectiveness tables and figures (:class:`dtors_bayes.reporting.findings.
+        EconomicsResults`, plain tables and matplotlib figures or PNG files): the
+        "Cost-effectiveness" section with its findings and assumptions in words, the CE
+        plane, CEAC and EVPI figures and the summary, CEA, frontier and EVPPI tables.
 
     Returns
     -------
@@ -364,10 +373,15 @@ def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
                                        collapsed=collapsed))
 
     def figure(key: str, fig, name: str, alt: str) -> None:
-        fig.savefig(fig_dir / f"{name}.png", dpi=110)
-        width = int(round(fig.get_figwidth() * 110))
+        if isinstance(fig, str | Path):  # a PNG written before (an economics folder)
+            png = Path(fig).read_bytes()
+            (fig_dir / f"{name}.png").write_bytes(png)
+            width, data = int.from_bytes(png[16:20], "big"), base64.b64encode(png).decode()
+        else:
+            fig.savefig(fig_dir / f"{name}.png", dpi=110)
+            width, data = int(round(fig.get_figwidth() * 110)), plots.figure_to_base64(fig)
         blocks[key].append({"kind": "figure", "name": name, "alt": alt, "width": width,
-                            "data": plots.figure_to_base64(fig)})
+                            "data": data})
 
     def note(key: str, text: str, cls: str = "placeholder") -> None:
         blocks[key].append({"kind": "note", "text": text, "cls": cls})
@@ -411,6 +425,13 @@ def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
         note("weights", "No weights in this report (weighting = none): Kish effective sample "
              "size, extreme weights and the variance decomposition appear here when weights "
              "are used.")
+
+    if economics is not None:
+        _economics_blocks(economics, blocks["economics"], table, figure)
+    else:
+        note("economics", "No cost-effectiveness analysis in this report: `dtors-bayes "
+             "economics` adds QALYs, costs, the CE plane, acceptability curves and the value "
+             "of information here.")
 
     # counts and cohort
     if cohort is not None:
@@ -479,6 +500,27 @@ def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
+
+
+def _economics_blocks(res, blocks: list, table, figure) -> None:
+    """The cost-effectiveness section: findings and assumptions in words, figures, tables."""
+    from dtors_bayes.reporting.findings import economics_findings
+
+    t = res.tables
+    blocks.append({"kind": "finding", "title": res.name or "Cost-effectiveness",
+                   "text": res.description, "statements": economics_findings(res)})
+    for name, fig, alt in res.figures:
+        figure("economics", fig, f"economics_{safe_name(name, keep='-_')}", alt)
+    captions = {"summary": f"Summary: {res.option} against no_treatment (assumptions in the "
+                           "last column and above)",
+                "assumptions": "Assumptions behind every number of this section",
+                "cea": f"Cost-effectiveness by willingness to pay (against {res.reference})",
+                "frontier": "Dominance frontier (mean costs and QALYs)",
+                "evppi": "Expected value of partial perfect information"}
+    for name, caption in captions.items():
+        if name in t and t[name] is not None:
+            table("economics", t[name], f"economics_{name}", caption,
+                  max_rows=EXTRA_MAX_ROWS if name == "cea" else None)
 
 
 def table_block(df: pd.DataFrame, name: str, caption: str, *, max_rows: int | None = None,

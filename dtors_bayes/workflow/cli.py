@@ -1,7 +1,8 @@
 """The ``dtors-bayes`` command line, thin over the library.
 
 Subcommands: ``simulate``, ``validate``, ``fit``, ``estimate``, ``report``, ``demo``, and
-``sensitivity``, ``compare`` (:mod:`dtors_bayes.workflow.commands`) and ``study``
+``sensitivity``, ``compare`` (:mod:`dtors_bayes.workflow.commands`), ``economics``
+(:mod:`dtors_bayes.workflow.economics_command`) and ``study``
 (:func:`dtors_bayes.studies.files.run_study_file`).
 
 Exit codes: 0 success; 1 bad input (data, spec, model, fit, a missing file), reported as
@@ -305,8 +306,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         specs.append(spec)
         tables.append(_estimate(fit, cohort, args, spec))
     extras = extra_tables(fits, specs, cohort)
+    economics = None
+    if args.economics:
+        from dtors_bayes.workflow.economics_command import load_results
+
+        economics = load_results(args.economics)
     index = write_report(args.out, cohort=cohort, fits=fits, estimates=tables,
-                         extra_tables=extras)
+                         extra_tables=extras, economics=economics)
     _say(f"report written to {index}")
     return 0
 
@@ -351,6 +357,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_economics(args: argparse.Namespace) -> int:
+    from dtors_bayes.workflow.economics_command import cmd_economics as run
+
+    return run(args, load_data=load_data, say=_say,
+               estimate=lambda fit, cohort: _estimate(fit, cohort, None, _spec_of_fit(fit)))
+
+
 def cmd_study(args: argparse.Namespace) -> int:
     from dtors_bayes.studies.files import run_study_file
 
@@ -372,6 +385,10 @@ def run_forwarded(command: str, argv: list[str]) -> int:
 
 
 # ---------------------------------------------------------------------- parser
+ECONOMICS_HELP = ("Cost-effectiveness of saved fits (QALYs from a utility fit, crime costs from "
+                  "an offending fit) under an economics settings file: CEA, frontier, summary "
+                  "and EVPPI tables (CSV), CE plane, CEAC and EVPI figures (PNG), optionally "
+                  "an HTML report. Bundled illustrative settings: dtors_illustrative.")
 HELP = {
     "simulate": "Simulate a DTORS-shaped cohort with known truth and write its data bundle "
                 "(persons.csv, interviews.csv, population.csv, truth.json, cohort.json, "
@@ -391,6 +408,7 @@ HELP = {
                    "dtors_bayes.attrition.pattern_mixture.",
     "compare": "Compare fits (PSIS-LOO, grouped CV, posterior predictive checks): "
                "dtors_bayes.workflow.commands.cmd_compare over dtors_bayes.comparison.",
+    "economics": ECONOMICS_HELP,
     "study": "Run a simulation study (SBC, coverage) described by a TOML file, on Dask.",
 }
 
@@ -472,6 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fits", nargs="+", required=True, metavar="FIT", help="saved fits (.nc)")
     p.add_argument("--data", required=True, help="the data the fits were made from")
     p.add_argument("--out", required=True, help="report folder (index.html, tables/, figures/)")
+    p.add_argument("--economics", default=None, metavar="DIR",
+                   help="add the cost-effectiveness section from a `dtors-bayes economics` "
+                        "output folder")
     estimate_options(p)
     progress(p)
 
@@ -493,6 +514,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=_short(HELP[name]), description=HELP[name],
                            add_help=False)
         p.add_argument("args", nargs=argparse.REMAINDER, help="options of the analysis")
+
+    p = add("economics", cmd_economics)
+    from dtors_bayes.workflow.economics_command import add_arguments
+
+    add_arguments(p)
 
     p = add("study", cmd_study)
     p.add_argument("file", metavar="FILE", help="study description (TOML)")
