@@ -34,6 +34,28 @@ from dtors_bayes.workflow import analyses as _analyses
 # dtors_bayes.workflow.analyses and ARCHITECTURE.md, "the Fit binding").
 _analyses.bind(Fit)
 
+
+
+def overlap_check(cohort, covariates=None, *, levels=("site", "area"), threshold: float = 0.05,
+                  **fit_kwargs):
+    """Overlap (positivity) of modality given the covariates, site and area, in one call.
+
+    Fits :class:`~dtors_bayes.models.propensity.PropensityModel` (this samples; sampler
+    settings in ``fit_kwargs``: ``draws``, ``tune``, ``chains``, ``random_seed`` ...) and
+    returns :func:`dtors_bayes.causal.overlap.overlap` of its propensities: their
+    distribution per modality, the share of persons below ``threshold`` for any modality and
+    the covariate balance after inverse-propensity weighting. The propensity fit is the
+    result's ``propensity_fit`` attribute (for ``shares=`` of the confounding functions).
+    """
+    from dtors_bayes.causal.overlap import overlap
+    from dtors_bayes.models.propensity import PropensityModel
+
+    pfit = PropensityModel(covariates=covariates, levels=tuple(levels)).fit(cohort, **fit_kwargs)
+    result = overlap(pfit, threshold=threshold)
+    result.propensity_fit = pfit
+    return result
+
+
 try:
     __version__ = version("dtors-bayes")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -58,6 +80,7 @@ __all__ = [
     "fixed_weights",
     "kish_ess",
     "mrp_estimates",
+    "overlap_check",
     "weight_draws",
     "load_example",
     "load_example_truth",

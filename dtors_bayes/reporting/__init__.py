@@ -1,6 +1,8 @@
 """Reporting: figures and the self-contained HTML report with its CSV/Markdown/LaTeX tables.
 
 - :mod:`~dtors_bayes.reporting.figures`: trajectories, contrast forests, sensitivity curves;
+- :mod:`~dtors_bayes.reporting.causal_section`: :class:`CausalResults` and the "Causal
+  comparisons" section (plain tables and figures handed in by the workflow);
 - :mod:`~dtors_bayes.reporting.report`: :func:`write_report` (aggregates only: no person-level
   rows leave the package through a report) and the table writers.
 
@@ -8,6 +10,7 @@ May import: the core modules, ``models``, ``data``, ``estimands`` and ``simulati
 attrition, weighting or comparison (the workflow hands their tables in).
 """
 
+from dtors_bayes.reporting.causal_section import CausalResults
 from dtors_bayes.reporting.report import write_estimates, write_report, write_table
 
-__all__ = ["write_estimates", "write_report", "write_table"]
+__all__ = ["CausalResults", "write_estimates", "write_report", "write_table"]

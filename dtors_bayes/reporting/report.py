@@ -11,7 +11,9 @@ Sections (their headings are :data:`SECTIONS`), in order: the findings in words 
 trajectories by wave per outcome (fits of the same outcome that differ in weighting or
 attrition side by side); modality contrasts (forest plot); sensitivity (the delta curve) and
 weight diagnostics (filled from ``extra_tables``); cost-effectiveness (``economics=``: its
-findings and assumptions in words, the CE plane, CEAC and EVPI figures, the tables); counts
+findings and assumptions in words, the CE plane, CEAC and EVPI figures, the tables); causal
+comparisons (``causal=``: the assumption, tipping points and E-values in words, the
+bias-budget heatmap, E-value, tipping-point and overlap tables; ``causal_section``); counts
 reconciled with the input; the cohort and its missingness; estimates; convergence
 diagnostics; any other extra table; methods and assumptions; provenance. Each figure comes
 with its table; tables longer than :data:`OPEN_MAX_ROWS` rows are collapsed (``<details>``),
@@ -53,6 +55,7 @@ SECTIONS: dict[str, str] = {
     "sensitivity": "Sensitivity to missing-not-at-random attrition",
     "weights": "Weight diagnostics",
     "economics": "Cost-effectiveness",
+    "causal": "Causal comparisons",
     "counts": "Counts reconciled with the input",
     "cohort": "Cohort and missingness",
     "estimates": "Estimates",
@@ -309,7 +312,8 @@ def _as_frame(estimates: pd.DataFrame | Iterable[pd.DataFrame] | Mapping[str, pd
 def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
                  estimates: pd.DataFrame | Iterable[pd.DataFrame] | Mapping[str, pd.DataFrame],
                  extra_tables: Mapping[str, pd.DataFrame] | None = None,
-                 title: str = "dtors_bayes analysis report", economics=None) -> Path:
+                 title: str = "dtors_bayes analysis report", economics=None,
+                 causal=None) -> Path:
     """Write the HTML report, its figures and its tables.
 
     The page (rendered from the package template ``templates/report.html.j2`` through
@@ -341,6 +345,9 @@ def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
         EconomicsResults`, plain tables and matplotlib figures or PNG files): the
         "Cost-effectiveness" section with its findings and assumptions in words, the CE
         plane, CEAC and EVPI figures and the summary, CEA, frontier and EVPPI tables.
+    causal : CausalResults, optional
+        Causal sensitivity tables and figures (:class:`dtors_bayes.reporting.causal_section.
+        CausalResults`): the "Causal comparisons" section.
 
     Returns
     -------
@@ -432,6 +439,13 @@ def write_report(out_dir: str | Path, *, cohort, fits: Sequence,
         note("economics", "No cost-effectiveness analysis in this report: `dtors-bayes "
              "economics` adds QALYs, costs, the CE plane, acceptability curves and the value "
              "of information here.")
+    if causal is not None:
+        from dtors_bayes.reporting.causal_section import causal_blocks
+
+        causal_blocks(causal, blocks["causal"], table, figure, max_rows=EXTRA_MAX_ROWS)
+    else:
+        note("causal", "No causal sensitivity analysis in this report: `dtors-bayes causal` "
+             "adds E-values, confounding tipping points and the bias-budget surface here.")
 
     # counts and cohort
     if cohort is not None:

@@ -2,7 +2,8 @@
 
 Subcommands: ``simulate``, ``validate``, ``fit``, ``estimate``, ``report``, ``demo``, and
 ``sensitivity``, ``compare`` (:mod:`dtors_bayes.workflow.commands`), ``economics``
-(:mod:`dtors_bayes.workflow.economics_command`) and ``study``
+(:mod:`dtors_bayes.workflow.economics_command`), ``causal``
+(:mod:`dtors_bayes.workflow.causal_command`) and ``study``
 (:func:`dtors_bayes.studies.files.run_study_file`).
 
 Exit codes: 0 success; 1 bad input (data, spec, model, fit, a missing file), reported as
@@ -306,13 +307,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         specs.append(spec)
         tables.append(_estimate(fit, cohort, args, spec))
     extras = extra_tables(fits, specs, cohort)
-    economics = None
+    economics = causal = None
     if args.economics:
         from dtors_bayes.workflow.economics_command import load_results
 
         economics = load_results(args.economics)
+    if args.causal:
+        from dtors_bayes.workflow.causal_command import load_results as load_causal
+
+        causal = load_causal(args.causal)
     index = write_report(args.out, cohort=cohort, fits=fits, estimates=tables,
-                         extra_tables=extras, economics=economics)
+                         extra_tables=extras, economics=economics, causal=causal)
     _say(f"report written to {index}")
     return 0
 
@@ -342,7 +347,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         bar.write(f"  {spec.name}: {time.perf_counter() - t1:.0f} s"
                   + (f" ({len(fit.problems())} sampler warning(s))" if fit.problems() else ""))
     extras: dict = {}
+    causal = None
     if not args.core_only:
+        from dtors_bayes.workflow.causal_command import demo_results
+
+        causal = demo_results(fits, note=lambda s: print(f"{PROG}: note: {s}", file=sys.stderr))
         extras = extra_tables(fits[:1], specs[:1], cohort, deltas=DEMO_DELTAS)
         # the headline outcome again with propagated weights, side by side, when available
         try:
@@ -351,6 +360,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"{PROG}: note: propagated weighting skipped: {one_line(err)}",
                   file=sys.stderr)
     index = write_report(out, cohort=cohort, fits=fits, estimates=tables, extra_tables=extras,
+                         causal=causal,
                          title="dtors_bayes demo: the bundled synthetic DTORS-shaped cohort")
     _say(f"report written to {index}")
     _say(f"demo wall time: {time.perf_counter() - t0:.1f} s")
@@ -359,6 +369,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_economics(args: argparse.Namespace) -> int:
     from dtors_bayes.workflow.economics_command import cmd_economics as run
+
+    return run(args, load_data=load_data, say=_say,
+               estimate=lambda fit, cohort: _estimate(fit, cohort, None, _spec_of_fit(fit)))
+
+
+def cmd_causal(args: argparse.Namespace) -> int:
+    from dtors_bayes.workflow.causal_command import cmd_causal as run
 
     return run(args, load_data=load_data, say=_say,
                estimate=lambda fit, cohort: _estimate(fit, cohort, None, _spec_of_fit(fit)))
@@ -409,6 +426,10 @@ HELP = {
     "compare": "Compare fits (PSIS-LOO, grouped CV, posterior predictive checks): "
                "dtors_bayes.workflow.commands.cmd_compare over dtors_bayes.comparison.",
     "economics": ECONOMICS_HELP,
+    "causal": "What the adjusted modality contrasts of a saved fit assume and what would "
+              "overturn them, no refit: E-values, confounding grid and tipping points, the "
+              "bias budget over confounding x pattern-mixture delta (CSV, PNG), optionally a "
+              "report.",
     "study": "Run a simulation study (SBC, coverage) described by a TOML file, on Dask.",
 }
 
@@ -493,6 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--economics", default=None, metavar="DIR",
                    help="add the cost-effectiveness section from a `dtors-bayes economics` "
                         "output folder")
+    p.add_argument("--causal", default=None, metavar="DIR",
+                   help="add the causal section from a `dtors-bayes causal` output folder")
     estimate_options(p)
     progress(p)
 
@@ -519,6 +542,11 @@ def build_parser() -> argparse.ArgumentParser:
     from dtors_bayes.workflow.economics_command import add_arguments
 
     add_arguments(p)
+
+    p = add("causal", cmd_causal)
+    from dtors_bayes.workflow.causal_command import add_arguments as causal_arguments
+
+    causal_arguments(p)
 
     p = add("study", cmd_study)
     p.add_argument("file", metavar="FILE", help="study description (TOML)")
