@@ -12,6 +12,12 @@ The estimand contract (ARCHITECTURE.md):
 3. Adjusted modality estimands set every person's modality to A (then B) and average: the
    contrast ``A - B`` of change from intake is labelled with its assumption (no unmeasured
    confounding given covariates, site and area).
+4. ``groups=`` (``estimate(by=column)``): every estimand also over each subgroup's persons,
+   from the same ``mu`` draws and weights (``subgroup`` column ``"column=level"``), plus
+   draw-by-draw ``subgroup_difference`` rows (:func:`subgroup_differences`; the codes and
+   labels: :mod:`dtors_bayes.estimands.subgroups`).
+   The table's columns (:data:`ESTIMAND_COLUMNS`) always include ``subgroup`` (``""`` on
+   the overall rows).
 
 Memory is bounded: draws are processed in chunks sized so one (draws x persons) array stays
 under ``chunk_bytes``; per chunk only per-draw sums are kept.
@@ -31,6 +37,7 @@ ESTIMAND_COLUMNS = [
     "wave",
     "modality",
     "contrast",
+    "subgroup",
     "population",
     "weighting",
     "estimator",
@@ -55,10 +62,6 @@ ADJUSTED_ASSUMPTION = (
 DESCRIPTIVE = "descriptive: each modality's own persons, not a causal contrast"
 
 
-
-
-
-
 def _wmean(mu: np.ndarray, w: np.ndarray | None, mask: np.ndarray | None = None) -> np.ndarray:
     if w is None:
         if mask is None:
@@ -78,11 +81,18 @@ def draws_of_estimands(
     contrast_pairs: list[tuple[str, str]],
     chunk_bytes: int = 128 * 2**20,
     offsets: dict[int, np.ndarray] | None = None,
+    groups: tuple[str, np.ndarray, list[str]] | None = None,
 ) -> dict[tuple, np.ndarray]:
     """Per-draw values of every estimand.
 
     Parameters
     ----------
+    groups : (column, codes, labels), optional
+        Subgroups (``estimate(by=column)``): each person's code (n_person,) into ``labels``.
+        Every estimand is then also computed over each subgroup's persons (the same ``mu``
+        draws, weighted by the same weights), keyed with a fifth element
+        ``"column=label"``, plus the subgroup differences
+        (:func:`dtors_bayes.estimands.subgroups.subgroup_differences`).
     offsets : dict, optional
         Pattern-mixture hook: modelled-wave position -> per-person shift (n_person,) added to
         the main linear predictor ``eta`` at that wave (zero for persons whose outcome was
@@ -113,6 +123,11 @@ def draws_of_estimands(
     own = np.zeros((n_sample, len(labels), n_t))
     adj = np.zeros((n_sample, len(labels), n_t))
     mods = [design.modality == m for m in range(len(labels))]
+    n_g = len(groups[2]) if groups is not None else 0
+    gmasks = [groups[1] == g for g in range(n_g)] if groups is not None else []
+    g_level = np.zeros((n_sample, n_g, n_t))
+    g_own = np.zeros((n_sample, n_g, len(labels), n_t))
+    g_adj = np.zeros((n_sample, n_g, len(labels), n_t))
     for s0 in range(0, n_sample, per_chunk):
         s1 = min(n_sample, s0 + per_chunk)
         p = {k: v[s0:s1] for k, v in params.items()}
@@ -133,20 +148,41 @@ def draws_of_estimands(
         for j in range(n_t):
             mu = mu_of(cells[j], j)
             level[s0:s1, j] = _wmean(mu, w)
+            for g, gm in enumerate(gmasks):
+                g_level[s0:s1, g, j] = _wmean(mu, w, gm)
             if compare_modalities:
                 for m, mask in enumerate(mods):
                     if mask.any():
                         own[s0:s1, m, j] = _wmean(mu, w, mask)
                     cf = dict(cells[j], modality=np.full(n, m))
-                    adj[s0:s1, m, j] = _wmean(mu_of(cf, j), w)
+                    mu_cf = mu_of(cf, j)
+                    adj[s0:s1, m, j] = _wmean(mu_cf, w)
+                    for g, gm in enumerate(gmasks):
+                        if (mask & gm).any():
+                            g_own[s0:s1, g, m, j] = _wmean(mu, w, mask & gm)
+                        g_adj[s0:s1, g, m, j] = _wmean(mu_cf, w, gm)
 
-    return assemble_estimands(model, design, level, own, adj, weights, contrast_pairs)
+    out = assemble_estimands(model, design, level, own, adj, weights, contrast_pairs)
+    if groups is None:
+        return out
+    column, _, glabels = groups
+    per_group = {}
+    for g, lab in enumerate(glabels):
+        if not gmasks[g].any():
+            continue
+        d = assemble_estimands(model, design, g_level[:, g], g_own[:, g], g_adj[:, g],
+                               weights, contrast_pairs, mask=gmasks[g])
+        per_group[lab] = d
+        out.update({(*k, f"{column}={lab}"): v for k, v in d.items()})
+    out.update(subgroup_differences(per_group, column))
+    return out
 
 
 def assemble_estimands(model, design, level: np.ndarray, own: np.ndarray, adj: np.ndarray,
                        wspec: WeightSpec, pairs: list[tuple[str, str]], *,
                        present: list[bool] | None = None,
-                       modalities: bool = True) -> dict[tuple, np.ndarray]:
+                       modalities: bool = True,
+                       mask: np.ndarray | None = None) -> dict[tuple, np.ndarray]:
     """Estimand draws from per-draw levels: the definitions of every estimand, in one place.
 
     Every path that averages ``mu`` (g-computation over the modelled persons, pattern-mixture
@@ -180,10 +216,17 @@ def assemble_estimands(model, design, level: np.ndarray, own: np.ndarray, adj: n
         passes the modalities of its population cells).
     modalities : bool
         ``False``: the overall rows only (MRP with ``modalities=False``).
+    mask : array of bool (n_person,), optional
+        The persons averaged when they are a subgroup of the modelled persons
+        (``estimate(by=)``): modalities are identified, and present, by that subgroup's
+        persons, and the observed intake mean (``baseline="covariate"``) is theirs.
     """
     labels = design.modality_labels
     compare = modalities and len(labels) > 1
     mods = [design.modality == m for m in range(len(labels))]
+    if mask is not None:
+        sel = np.asarray(mask, bool)
+        mods = [mk & sel for mk in mods]
     identified = [bool(mk.any()) for mk in mods]
     present = identified if present is None else [bool(x) for x in present]
     n_sample = level.shape[0]
@@ -193,6 +236,9 @@ def assemble_estimands(model, design, level: np.ndarray, own: np.ndarray, adj: n
         wb = wspec.values
         if wb is None:
             wb = np.ones(len(b))
+        if mask is not None:
+            b, wb = b[sel], (wb[:, sel] if wb.ndim == 2 else wb[sel])
+            mods = [mk[sel] for mk in mods]
         wb2 = np.broadcast_to(wb if wb.ndim == 2 else wb[None], (n_sample, len(b)))
         base = (wb2 * b).sum(1) / wb2.sum(1)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -233,6 +279,44 @@ def assemble_estimands(model, design, level: np.ndarray, own: np.ndarray, adj: n
 
 
 
+#: Estimands whose subgroup differences are reported, and the differences' estimand name.
+DIFFERENCED = ("change", "modality_contrast")
+SUBGROUP_DIFFERENCE = "subgroup_difference"
+
+
+def subgroup_differences(per_group: dict[str, dict[tuple, np.ndarray]],
+                         column: str) -> dict[tuple, np.ndarray]:
+    """Draw-by-draw differences of change and modality contrasts between subgroups.
+
+    Parameters
+    ----------
+    per_group : dict
+        Subgroup label -> its estimand draws (keys ``(estimand, wave, modality, contrast)``),
+        in the levels' order.
+    column : str
+        The subgroup column.
+
+    Returns
+    -------
+    dict
+        ``("subgroup_difference", wave, "" or "A - B", "G - H", column)`` -> draws, for every
+        pair ``G`` before ``H`` and every change / modality contrast both subgroups have.
+    """
+    labels = list(per_group)
+    out: dict[tuple, np.ndarray] = {}
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            for key, va in per_group[a].items():
+                est, wave, _, con = key
+                if est not in DIFFERENCED or key not in per_group[b]:
+                    continue
+                what = "" if est == "change" else con
+                out[(SUBGROUP_DIFFERENCE, wave, what, f"{a} - {b}", column)] = \
+                    va - per_group[b][key]
+    return out
+
+
+
 def summarize_draws(
     draws: dict[tuple, np.ndarray], n_chain: int, n_draw: int, *, ci_prob: float = CI_PROB
 ) -> pd.DataFrame:
@@ -261,13 +345,15 @@ def summarize_draws(
     q = np.nanquantile(flat, [lo, hi], axis=1)
     pd_ = np.maximum((flat > 0).mean(axis=1), (flat < 0).mean(axis=1))
     rows = []
-    for i, (est, wave, mod, con) in enumerate(keys):
+    for i, key in enumerate(keys):
+        est, wave, mod, con = key[:4]
         rows.append(
             {
                 "estimand": est,
                 "wave": wave,
                 "modality": mod,
                 "contrast": con,
+                "subgroup": key[4] if len(key) > 4 else "",
                 "mean": float(np.nanmean(flat[i])),
                 "sd": float(np.nanstd(flat[i], ddof=1)),
                 "ci_lb": float(q[0, i]),
@@ -350,6 +436,8 @@ def label_estimands(table: pd.DataFrame, *, outcome: str, population: str, weigh
     ``attrition=None`` leaves a per-row ``attrition`` column the caller has set (the
     sensitivity grid labels each row with its delta).
     """
+    # rows a caller built itself (the sensitivity grid's) have no subgroup: the overall ones
+    table["subgroup"] = table["subgroup"].fillna("") if "subgroup" in table.columns else ""
     table["outcome"] = outcome
     table["population"] = population
     table["weighting"] = weighting

@@ -29,6 +29,12 @@ import numpy as np
 from dtors_bayes.exceptions import ModelError
 from dtors_bayes.models.design import Design, build_design
 from dtors_bayes.models.families import FAMILIES, get_family
+from dtors_bayes.models.modifiers import (
+    MODIFIER_PRIOR_NAMES,
+    modifier_parameters,
+    modifier_priors,
+    modifier_request_problems,
+)
 from dtors_bayes.models.predictor import linear_predictor, trajectory_levels
 from dtors_bayes.models.priors import (
     PRIOR_NAMES,
@@ -88,6 +94,10 @@ class ChangeModel:
         :mod:`dtors_bayes.models.priors` for the defaults.
     trials : int, optional
         Trials of a binomial outcome; defaults to the cohort's (28).
+    modifiers : tuple of str
+        Person-level categorical columns (e.g. ``("referral_route",)``) whose levels get
+        their own, partially pooled trajectories and modality contrasts
+        (:mod:`dtors_bayes.models.modifiers`). ``()`` (default): none.
     """
 
     outcome: str
@@ -102,9 +112,13 @@ class ChangeModel:
     knots: tuple[float, ...] | None = None
     priors: dict[str, LevelLoc] = field(default_factory=dict)
     trials: int | None = None
+    modifiers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
+        self.modifiers = (self.modifiers,) if isinstance(self.modifiers, str) else \
+            tuple(self.modifiers)
+        problems += modifier_request_problems(self.modifiers, self.covariates)
         if self.family not in FAMILIES:
             problems.append(f"family={self.family!r}; allowed: {', '.join(sorted(FAMILIES))}")
         if self.time not in TIME_KINDS:
@@ -149,6 +163,9 @@ class ChangeModel:
         d["levels"] = list(self.levels)
         d["random_change"] = list(self.random_change)
         d["knots"] = list(self.knots) if self.knots is not None else None
+        d.pop("modifiers")
+        if self.modifiers:  # absent without modifiers: the stored spec stays as it was
+            d["modifiers"] = list(self.modifiers)
         return d
 
     @classmethod
@@ -175,6 +192,10 @@ class ChangeModel:
         parts.append(f"  eta = {traj} + x'beta + " + " + ".join(re))
         parts.append(f"  time: {self.time} ({basis})")
         parts.append(f"  covariates: {self.covariates or 'none'}")
+        if self.modifiers:
+            parts.append(f"  modifiers: {', '.join(self.modifiers)} (B(t) gamma_m[l] + "
+                         "B(t) gamma_mz[z, l]; zero-sum, non-centred, HalfN scales "
+                         "sigma_modifier, sigma_modifier_modality)")
         parts.append(f"  baseline: {self.baseline}; attrition: {self.attrition_label}")
         if fam.parts == ("eta", "eta_pos"):
             parts.append("  hurdle: eta -> P(non-zero); eta_pos -> positive part (own parameters, "
@@ -222,7 +243,8 @@ class ChangeModel:
         """Validated arrays of this model for ``cohort`` (see :class:`Design`)."""
         return build_design(cohort, outcome=self.outcome, family=self.family,
                             covariates=self.covariates, baseline=self.baseline,
-                            levels=self.levels, trials=self.trials)
+                            levels=self.levels, trials=self.trials,
+                            modifiers=self.modifiers)
 
     def basis(self, design: Design) -> TimeBasis:
         """The time basis for a design."""
@@ -265,10 +287,17 @@ class ChangeModel:
             data["pos_"] = ("log", pos, "mean" if self.family == "hurdle_gamma" else "log_mean")
         out: dict[str, dict[str, Any]] = {pre: default_priors(link, vals)
                                           for pre, (link, vals, _) in data.items()}
+        if self.modifiers:
+            for pre, (link, vals, _) in data.items():
+                out[pre].update(modifier_priors(link, vals))
         loc_override: dict[str, Any] = {}
         for key, val in self.priors.items():
             prefix = "pos_" if key.startswith("pos_") else ""
             name = key[len(prefix):]
+            if name in MODIFIER_PRIOR_NAMES and not self.modifiers:
+                raise ModelError(f"priors: {key!r} is a prior of effect modifiers, but "
+                                 "modifiers=(); allowed: set it together with modifiers=; "
+                                 f"fix: add modifiers=[...] or drop {key!r}")
             if prefix not in out or (name not in out[prefix] and name not in fam.aux):
                 raise ModelError(f"priors: unknown name {key!r}; allowed: "
                                  f"{', '.join(PRIOR_NAMES)} (prefix pos_ for hurdles) and "
@@ -293,6 +322,8 @@ class ChangeModel:
              "covariate": design.covariate_names, "time_basis": basis.names}
         for lvl in self.levels:
             c[lvl] = getattr(design, f"{lvl}_labels")
+        for m, labels in zip(design.modifier_names, design.modifier_labels, strict=True):
+            c[m] = list(labels)
         return c
 
     def build(self, cohort_or_design) -> Any:
@@ -374,6 +405,7 @@ class ChangeModel:
             p[f"sigma_{lvl}_change"] = pm.HalfNormal(f"{prefix}sigma_{lvl}_change",
                                                      s["sigma_change"])
             p[f"z_{lvl}_change"] = pm.Normal(f"{prefix}z_{lvl}_change", 0.0, 1.0, dims=lvl)
+        p.update(modifier_parameters(prefix, s, design))
         return p
 
     # ------------------------------------------------------------------ fitting

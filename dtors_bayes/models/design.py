@@ -54,6 +54,13 @@ class Design:
         How the persons' covariate columns became the first ``encoding.n_columns`` columns of
         ``X`` (:mod:`dtors_bayes.models.encoding`), to encode other rows (MRP's cells) the same
         way. ``None`` for a fit saved before it was kept (MRP then fits it again).
+    modifier_names : list of str
+        Effect modifiers of the model (``ChangeModel(modifiers=...)``), in order; empty for
+        none.
+    modifier_codes : ndarray of int (n_person, n_modifier)
+        Codes of each person's level of each modifier into ``modifier_labels[k]``.
+    modifier_labels : list of list of str
+        Sorted levels of each modifier.
     """
 
     person_ids: np.ndarray
@@ -78,6 +85,9 @@ class Design:
         default_factory=lambda: pd.DataFrame(columns=["stage", "reason", "n_rows", "first_ids"])
     )
     encoding: CovariateEncoding | None = None
+    modifier_names: list[str] = field(default_factory=list)
+    modifier_codes: np.ndarray | None = None
+    modifier_labels: list[list[str]] = field(default_factory=list)
 
     @property
     def n_person(self) -> int:
@@ -124,6 +134,9 @@ class Design:
             d["site"] = self.site[person]
         if self.area is not None:
             d["area"] = self.area[person]
+        if self.modifier_names:
+            d["modifiers"] = {m: self.modifier_codes[person, k]
+                              for k, m in enumerate(self.modifier_names)}
         return d
 
     # ---- round trip through the fit's constant_data ---------------------------------------
@@ -161,6 +174,10 @@ class Design:
         ds.attrs["person_id_dtype"] = str(np.asarray(self.person_ids).dtype.kind)
         if self.encoding is not None:
             ds.attrs["covariate_encoding"] = json.dumps(self.encoding.to_dict())
+        if self.modifier_names:  # absent for models without modifiers (files unchanged)
+            ds["modifier_code"] = (("person", "modifier"), self.modifier_codes.astype("int32"))
+            ds = ds.assign_coords(modifier=np.asarray(self.modifier_names, dtype=str))
+            ds.attrs["modifier_labels"] = json.dumps(self.modifier_labels)
         return ds
 
     @classmethod
@@ -191,6 +208,12 @@ class Design:
             late=ds["late"].values.astype(bool) if "late" in ds else None,
             encoding=(CovariateEncoding.from_dict(json.loads(ds.attrs["covariate_encoding"]))
                       if "covariate_encoding" in ds.attrs else None),
+            modifier_names=([str(m) for m in ds["modifier"].values]
+                            if "modifier_code" in ds else []),
+            modifier_codes=(ds["modifier_code"].values.astype(int)
+                            if "modifier_code" in ds else None),
+            modifier_labels=(json.loads(ds.attrs["modifier_labels"])
+                             if "modifier_code" in ds else []),
         )
 
 
@@ -248,6 +271,7 @@ def build_design(
     baseline: str,
     levels: tuple[str, ...],
     trials: int | None = None,
+    modifiers: tuple[str, ...] = (),
 ) -> Design:
     """Take the arrays of one outcome model from a cohort, checking the request.
 
@@ -255,7 +279,8 @@ def build_design(
     ------
     ModelError
         Outcome not in the cohort, a family that does not fit the outcome's values, a
-        covariate or level the cohort lacks. All problems are listed at once.
+        covariate, level or modifier the cohort lacks (or a modifier with one level). All
+        problems are listed at once.
     """
     fam = get_family(family)
     problems: list[str] = []
@@ -282,6 +307,7 @@ def build_design(
                 f"covariates {missing} are not person-level columns of the cohort; "
                 f"available: {', '.join(cohort.covariates)}"
             )
+    problems += modifier_problems(cohort, modifiers)
     if problems:
         raise ModelError("cannot build the model:\n" + "\n".join(f"  - {p}" for p in problems))
 
@@ -305,6 +331,11 @@ def build_design(
         na = persons[cols].isna().any(axis=1).to_numpy()
         if na.any():
             excl.append(("model", f"missing covariate value ({', '.join(cols)})", na))
+            keep &= ~na
+    if modifiers:
+        na = persons[list(modifiers)].isna().any(axis=1).to_numpy()
+        if na.any():
+            excl.append(("model", f"missing modifier value ({', '.join(modifiers)})", na))
             keep &= ~na
     if "modality" in persons.columns:
         na = persons["modality"].isna().to_numpy()
@@ -378,4 +409,49 @@ def build_design(
         late=late_interviews(months, interviewed, waves, cohort.schedule),
         exclusions=pd.DataFrame(rows, columns=["stage", "reason", "n_rows", "first_ids"]),
         encoding=encoding,
+        **modifier_fields(persons.loc[keep].reset_index(drop=True), modifiers),
     )
+
+
+def modifier_problems(cohort, modifiers) -> list[str]:
+    """Problems of a ``modifiers=`` request against a cohort (empty when it is fine)."""
+    out = []
+    allowed = ", ".join(c for c in cohort.persons.columns if c != "person_id")
+    for m in modifiers:
+        if m not in cohort.persons.columns:
+            out.append(f"modifiers: {m!r} is not a person-level column of the cohort; "
+                       f"allowed: {allowed}; fix: name a person-level categorical column")
+        elif cohort.persons[m].dropna().nunique() < 2:
+            out.append(f"modifiers: {m!r} has {cohort.persons[m].dropna().nunique()} level(s); "
+                       "allowed: a column with two or more levels; fix: drop it from modifiers")
+    return out
+
+
+def modifier_fields(persons: pd.DataFrame, modifiers) -> dict:
+    """The ``modifier_*`` fields of a :class:`Design` for the kept persons' rows.
+
+    Levels are the column's distinct values as strings, sorted (categoricals: their
+    categories that occur, in order); codes index them.
+    """
+    if not modifiers:
+        return {}
+    codes, labels = [], []
+    for m in modifiers:
+        c, lab = level_codes(persons[m])
+        codes.append(c)
+        labels.append(lab)
+    return {"modifier_names": list(modifiers), "modifier_codes": np.column_stack(codes),
+            "modifier_labels": labels}
+
+
+def level_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and labels (strings) of a categorical column without missing values."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        present = [c for c in values.cat.categories if (values == c).any()]
+        labels = [str(c) for c in present]
+        text = values.astype(object).map(str)
+    else:
+        text = values.astype(object).map(str)
+        labels = sorted(pd.unique(text).tolist())
+    lookup = {v: i for i, v in enumerate(labels)}
+    return np.array([lookup[v] for v in text], dtype=np.int64), labels

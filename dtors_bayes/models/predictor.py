@@ -77,11 +77,42 @@ def time_effect(p: dict, d: dict, *, prefix: str = "", by_time: bool = True):
         bm = p.get(prefix + "beta_modality")
         if bm is not None and getattr(bm, "ndim", 0) == 2:
             eta = eta + bm[:, d["modality"]]
+    if "modifiers" in d:
+        eta = eta + modifier_effect(p, d, prefix=prefix)
     for lvl in ("site", "area"):
         zc = p.get(f"{prefix}z_{lvl}_change")
         if zc is not None and lvl in d:
             scale = p[f"{prefix}sigma_{lvl}_change"]
             eta = eta + (scale[:, None] * zc)[:, d[lvl]] * d["change"][None]
+    return eta
+
+
+def modifier_effect(p: dict, d: dict, *, prefix: str = ""):
+    """Effect-modifier part: ``sum_m B(t) (gamma_m[l_i] + gamma_mz[z_i, l_i])``.
+
+    .. math::
+
+        \\gamma_{m,l,b} = \\tau_m \\tilde\\gamma_{b,l}, \\qquad
+        \\gamma_{m,z,l,b} = \\tau_{mz} \\tilde\\gamma_{b,z,l}
+
+    with ``sigma_<m>`` (``tau_m``) and ``z_<m>`` (dims ``(time_basis, <m>)``, zero-sum over
+    the levels), and, with more than one modality, ``sigma_<m>_modality`` (``tau_mz``) and
+    ``z_<m>_modality`` (dims ``(time_basis, modality, <m>)``, zero-sum over modality and
+    over the levels). ``d["modifiers"]`` maps each modifier to the cells' level codes.
+    """
+    basis = d["basis"]
+    eta = 0.0
+    for m, codes in d["modifiers"].items():
+        z = p.get(f"{prefix}z_{m}")
+        if z is None:
+            continue
+        gam = p[f"{prefix}sigma_{m}"][:, None, None] * z          # (S, B, L)
+        eta = eta + sum(gam[:, b, codes] * basis[None, :, b] for b in range(basis.shape[1]))
+        zi = p.get(f"{prefix}z_{m}_modality")
+        if zi is not None:
+            gi = p[f"{prefix}sigma_{m}_modality"][:, None, None, None] * zi  # (S, B, Z, L)
+            eta = eta + sum(gi[:, b, d["modality"], codes] * basis[None, :, b]
+                            for b in range(basis.shape[1]))
     return eta
 
 

@@ -64,7 +64,33 @@ sigma_person                  HalfN(1.0)           HalfN(1.0)          HalfN(sd_
 sigma_site, sigma_area        HalfN(0.5)           HalfN(0.5)          HalfN(0.5 sd_y)
 random change sds             HalfN(0.5)           HalfN(0.5)          HalfN(0.5 sd_y)
 (``sigma_change``)
+sigma_<m> (``sigma_modifier``)  HalfN(0.5)         HalfN(0.5)          HalfN(0.5 sd_y)
+sigma_<m>_modality            HalfN(0.25)          HalfN(0.25)         HalfN(0.25 sd_y)
+(``sigma_modifier_modality``)
 ============================  ===================  ==================  =====================
+
+Effect modifiers
+----------------
+With ``modifiers=[m, ...]`` (person-level categorical columns; only then do the last two
+rows exist) each modifier ``m`` with levels ``l`` adds to the trajectory, at every basis
+function ``b``,
+
+.. math::
+
+    \\gamma_{m,l,b} = \\tau_m \\tilde\\gamma_{b,l}, \\quad
+    \\tilde\\gamma_{b,\\cdot} \\sim \\mathrm{ZSN}_l(1), \\qquad
+    \\gamma_{m,z,l,b} = \\tau_{mz} \\tilde\\gamma_{b,z,l}, \\quad
+    \\tilde\\gamma_{b,\\cdot,\\cdot} \\sim \\mathrm{ZSN}_{z,l}(1),
+
+    \\tau_m \\sim \\mathrm{HalfNormal}(c_m), \\quad \\tau_{mz} \\sim \\mathrm{HalfNormal}(c_{mz})
+
+so person i's level at basis ``b`` is ``beta_{z_i,b} + gamma_{m,l_i,b} + gamma_{m,z_i,l_i,b}``
+(non-centred; zero-sum over the levels, and the interaction over modality and over the
+levels too, so ``beta_time`` stays the levels' unweighted average). ``tau_m``
+(``sigma_<m>``) lets the subgroups' trajectories differ; ``tau_mz`` (``sigma_<m>_modality``)
+lets the modality contrasts differ by subgroup, shrunk harder (half the scale) since each
+cell has fewer persons. Both are overridden by name, ``priors={"sigma_modifier": 0.3,
+"sigma_modifier_modality": 0.1}`` (one setting for every modifier).
 
 ``sd_y`` is the sd of the observed outcome over all waves. The level sd 1.5 is narrower than
 the former N(logit pbar_all, 2) because the centre is now the wave's own (conditional-scale)
@@ -94,6 +120,7 @@ from dtors_bayes.exceptions import ModelError
 PRIOR_NAMES = (
     "level_loc", "level", "sigma_modality", "sigma_modality_time", "modality", "covariate",
     "sigma_person", "sigma_site", "sigma_area", "sigma_change",
+    "sigma_modifier", "sigma_modifier_modality",
 )
 #: Zeger et al. (1988): ``c^2`` with ``c = 16 sqrt(3) / (15 pi)``.
 ZEGER_C2 = (16.0 * np.sqrt(3.0) / (15.0 * np.pi)) ** 2

@@ -149,6 +149,7 @@ def simulate_cohort(
     outcomes: list[str] | tuple[str, ...] | None = None,
     heroin_drives_response: bool = True,
     confounder_strength: float = 0.0,
+    modifier_effects: dict[str, dict[str, float]] | None = None,
 ) -> SimulatedCohort:
     r"""Simulate a DTORS-shaped cohort with known truth.
 
@@ -235,6 +236,13 @@ def simulate_cohort(
         are the causal ones (U included in every potential outcome); the true confounding
         functions ``c(a, a')`` are in ``truth.confounding``
         (:func:`dtors_bayes.simulation.truth.confounding_truth`).
+    modifier_effects : dict, optional
+        Effect modification by person columns, ``{column: {level: effect}}``, e.g.
+        ``{"referral_route": {"criminal_justice": 0.5}}``: ``effect * harm * scale`` is added
+        to every outcome's main linear predictor at follow-up months
+        (:mod:`dtors_bayes.simulation.modifiers`; positive = worse follow-up). The true
+        subgroup estimands are in ``truth.subgroups``. ``None`` (default): none, and the
+        output is unchanged.
 
     Returns
     -------
@@ -249,6 +257,8 @@ def simulate_cohort(
                            max(1, round(245 * f)))
     problems = _check_args(n_persons, n_areas, n_sites, n_population_areas, population_size,
                            attrition, mnar_outcome, tuple(response_counts), outcomes)
+    if modifier_effects is not None and not modifier_effects:
+        modifier_effects = None
     if problems:
         from dtors_bayes.exceptions import SpecError
 
@@ -264,6 +274,9 @@ def simulate_cohort(
     }
     if confounder_strength:
         settings["confounder_strength"] = float(confounder_strength)
+    if modifier_effects is not None:
+        settings["modifier_effects"] = {str(c): {str(lv): float(e) for lv, e in v.items()}
+                                        for c, v in dict(modifier_effects).items()}
     rng = np.random.default_rng(seed)
     u_conf = (np.random.default_rng([int(seed), 14]).normal(size=population_size)
               if confounder_strength else None)
@@ -279,6 +292,14 @@ def simulate_cohort(
     rows = recruit(rng, pop, n_persons, recruitment_bias)
     model = OutcomeModel(rng, pop, confounder=conf_attrs.get("confounder"),
                          confounder_strength=confounder_strength)
+    if modifier_effects is not None:
+        from dtors_bayes.exceptions import SpecError
+        from dtors_bayes.simulation.modifiers import check_modifier_effects, modifier_shift
+
+        bad = check_modifier_effects(modifier_effects, pop)
+        if bad:
+            raise SpecError("simulate_cohort: " + "; ".join(bad))
+        model.modifier_shift = modifier_shift(modifier_effects, pop)
     n = rows.size
 
     # 2. Interview months (attempted) and complete outcomes at intake, FU1, FU2 and late.
@@ -443,8 +464,18 @@ def simulate_cohort(
             "enters": "strength * loading * U in the modality logit; strength * 0.8 * harm "
                       "* modality_scale * U in every follow-up linear predictor",
         }
+    subgroups = pd.DataFrame()
+    if modifier_effects is not None:
+        from dtors_bayes.simulation.modifiers import subgroup_truth
+
+        params["modifier_effects"] = {
+            "effects": settings["modifier_effects"],
+            "enters": "effect * harm * modality_scale in every outcome's main linear "
+                      "predictor at follow-up months (after calibration)"}
+        subgroups = subgroup_truth(model, pop, rows, list(modifier_effects), outcomes)
     truth = Truth(params=params, complete=complete, estimands=est,
-                  population_persons=pop_persons, confounding=confounding)
+                  population_persons=pop_persons, confounding=confounding,
+                  subgroups=subgroups)
     return SimulatedCohort(persons=persons, interviews=interviews,
                            population=population_table(pop), truth=truth, settings=settings)
 

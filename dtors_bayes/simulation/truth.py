@@ -213,6 +213,7 @@ class OutcomeModel:
         self.confounder = None if confounder is None or confounder_strength == 0 else \
             np.asarray(confounder, dtype=float)
         self.confounder_strength = float(confounder_strength)
+        self.modifier_shift: np.ndarray | None = None  # simulation.modifiers (set after)
         self.x = design_matrix(population)
         self.z = pd.Categorical(
             population["modality"], categories=constants.DTORS_MODALITIES
@@ -281,6 +282,9 @@ class OutcomeModel:
             if self.confounder is not None:
                 uu = self.confounder[rows] if u is None else u
                 out[part] = out[part] + self.u_effect(k, part) * uu * (m > 0)
+            if self.modifier_shift is not None and part == "eta":
+                scale = self.params[k]["harm"] * OUTCOME_SPECS[k][part]["modality_scale"]
+                out[part] = out[part] + scale * self.modifier_shift[rows] * (m > 0)
         return out
 
     def mu(self, k: str, rows=None, months=0.0, z=None) -> np.ndarray:
@@ -505,6 +509,10 @@ class Truth:
     confounding : pandas.DataFrame
         With an unmeasured confounder (``confounder_strength != 0``): the true confounding
         functions :func:`confounding_truth`; empty otherwise (not written to JSON).
+    subgroups : pandas.DataFrame
+        With ``modifier_effects``: the true subgroup estimands
+        (:func:`dtors_bayes.simulation.modifiers.subgroup_truth`); empty otherwise (not
+        written to JSON).
     """
 
     params: dict
@@ -512,6 +520,7 @@ class Truth:
     estimands: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     population_persons: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     confounding: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    subgroups: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def confounding_bias(self, outcome: str, wave: int, modality: str,
                          population: str = "sample") -> float:

@@ -222,6 +222,7 @@ def complete_case_estimates(cohort: Cohort, outcome: str, *, weights: str = "fix
     for c in ("mcse_mean", "ess_bulk", "r_hat"):
         table[c] = np.nan
     table["assumption"] = assume
+    table["subgroup"] = ""
     table = table[ESTIMAND_COLUMNS]
     propagated = weights == "propagated"
     table.attrs.update({"ci_prob": ci_prob, "outcome": outcome,

@@ -16,6 +16,7 @@ from dtors_bayes.attrition.imputation import impute as _impute
 from dtors_bayes.attrition.pattern_mixture import sensitivity as _sensitivity
 from dtors_bayes.constants import CI_PROB
 from dtors_bayes.estimands.engine import contrast_pairs, draws_of_estimands, estimand_table
+from dtors_bayes.estimands.subgroups import label_subgroups, subgroup_codes
 from dtors_bayes.estimands.weights import person_weights
 from dtors_bayes.exceptions import FitError
 from dtors_bayes.models.sampling import stack_draws
@@ -27,7 +28,8 @@ from dtors_bayes.weighting.mrp import mrp_estimates
 def estimate(fit, weighting: str = "none", *, weights: Any = None, cohort=None,
              contrasts: str | list[tuple[str, str]] = "reference",
              reference: str | None = None, ci_prob: float = CI_PROB,
-             chunk_bytes: int = 128 * 2**20, seed: int | None = None) -> pd.DataFrame:
+             chunk_bytes: int = 128 * 2**20, seed: int | None = None,
+             by: str | None = None) -> pd.DataFrame:
     """Posterior population estimands as a tidy table.
 
     Parameters
@@ -60,22 +62,38 @@ def estimate(fit, weighting: str = "none", *, weights: Any = None, cohort=None,
         Equal-tailed interval probability. Defaults to 0.90.
     chunk_bytes : int
         Memory budget of one draws x persons array (peak memory ~ 4x this).
+    by : str, optional
+        A person-level column (e.g. ``"referral_route"``): every estimand also per subgroup
+        (the same g-computation averaged over the subgroup's persons, with the same
+        weights; ``subgroup = "referral_route=criminal_justice"``) plus
+        ``subgroup_difference`` rows, draw by draw, of change and of each modality
+        contrast between every pair of levels (``contrast = "criminal_justice - other"``,
+        ``subgroup = "referral_route"``, ``modality`` the modality contrast or ``""`` for
+        change); see :mod:`dtors_bayes.estimands.subgroups`. Without the column among the
+        model's ``modifiers`` the differences come only from covariates (and the prior):
+        the ``assumption`` column says so. Not with ``weighting="mrp"``.
 
     Returns
     -------
     DataFrame
         One row per estimand with columns ``outcome, estimand, wave, modality, contrast,
-        population, weighting, estimator, attrition, mean, sd, ci_lb, ci_ub, ci_prob,
-        p_direction, mcse_mean, ess_bulk, r_hat, n_persons, assumption``. ``estimand`` is
+        subgroup, population, weighting, estimator, attrition, mean, sd, ci_lb, ci_ub,
+        ci_prob, p_direction, mcse_mean, ess_bulk, r_hat, n_persons, assumption``
+        (``subgroup`` is ``""`` on the overall rows). ``estimand`` is
         one of ``level``, ``change`` (difference from intake), ``ratio`` (to intake),
         ``modality_level`` / ``modality_change`` (each modality's own persons;
         descriptive), ``adjusted_level`` / ``adjusted_change`` (everyone given the
-        modality) and ``modality_contrast`` (difference in adjusted change, ``A - B``).
+        modality), ``modality_contrast`` (difference in adjusted change, ``A - B``) and,
+        with ``by=``, ``subgroup_difference``.
     """
     if not 0 < ci_prob < 1:
         raise FitError(f"ci_prob must be in (0, 1); got {ci_prob!r}"
                        + (f". Did you mean {ci_prob / 100}?" if 1 < ci_prob < 100 else ""))
     cohort = cohort if cohort is not None else fit.cohort
+    if by is not None and weighting == "mrp":
+        raise FitError(f"by={by!r} with weighting='mrp' is not available; allowed: by= with "
+                       "weighting 'none', 'fixed' or 'propagated'; fix: drop by= or choose "
+                       "another weighting")
     if weighting == "mrp":
         population = weights if isinstance(weights, pd.DataFrame) else None
         if cohort is None and population is None:
@@ -95,11 +113,16 @@ def estimate(fit, weighting: str = "none", *, weights: Any = None, cohort=None,
         raise FitError(f"weight draws have {spec.values.shape[0]} rows; the posterior has "
                        f"{n_chain * n_draw} draws (chain x draw): one weight draw per draw")
     pairs = contrast_pairs(fit.design.modality_labels, contrasts, reference)
+    groups = subgroup_codes(fit, by, cohort) if by is not None else None
     draws = draws_of_estimands(fit.model, fit.design, params, spec,
-                               contrast_pairs=pairs, chunk_bytes=chunk_bytes)
-    return estimand_table(draws, n_chain, n_draw, ci_prob=ci_prob, outcome=fit.outcome,
-                          population=spec.population, weighting=spec.weighting,
-                          attrition=fit.model.attrition_label, n_persons=fit.design.n_person)
+                               contrast_pairs=pairs, chunk_bytes=chunk_bytes,
+                               groups=None if groups is None else (by, *groups[:2]))
+    table = estimand_table(draws, n_chain, n_draw, ci_prob=ci_prob, outcome=fit.outcome,
+                           population=spec.population, weighting=spec.weighting,
+                           attrition=fit.model.attrition_label, n_persons=fit.design.n_person)
+    if groups is not None:
+        label_subgroups(table, by, *groups)
+    return table
 
 
 def computed_weights(fit, weighting: str, cohort, seed: int | None):

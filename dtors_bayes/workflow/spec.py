@@ -11,7 +11,8 @@ Sections and keys (all but ``[model] outcome`` optional)::
     [model]      outcome, family, covariates (list or formula string), time,
                  modality_by_time, baseline, levels, random_change, knots, priors (table),
                  trials, attrition ("mar" or a table such as
-                 {kind = "selection", kappa_mean = -1.0, kappa_sd = 0.5})
+                 {kind = "selection", kappa_mean = -1.0, kappa_sd = 0.5}),
+                 modifiers (list of person-level columns, e.g. ["referral_route"])
     [sampler]    draws, tune, chains, random_seed, target_accept, sampler
     [estimate]   weighting ("none" | "fixed" | "propagated" | "mrp"),
                  contrasts ("reference" | "pairs"), reference, ci_prob
@@ -228,6 +229,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "priors": _priors,
         "trials": _positive_int,
         "attrition": _attrition,
+        "modifiers": _list_of(_string, what="column names", unique=True),
     },
     "sampler": {
         "draws": _positive_int,
@@ -305,7 +307,7 @@ class AnalysisSpec:
         where = self.source or self.name
         if isinstance(args.get("attrition"), dict):
             args["attrition"] = _attrition_model(args["attrition"], where)
-        for key in ("levels", "random_change", "knots"):
+        for key in ("levels", "random_change", "knots", "modifiers"):
             if key in args:
                 args[key] = tuple(args[key])
         try:
