@@ -253,8 +253,11 @@ def cmd_causal(args: argparse.Namespace, *, load_data: Callable, estimate: Calla
         f"{len(written)} files written to {args.out}")
     tips = res["tables"]["tipping_points"]
     for _, r in tips.iterrows():
+        def at(v: float) -> str:
+            return f"{v:.4g}" if np.isfinite(v) else "no strength in the grid"
+
         say(f"  {r['contrast']}: {r['estimate_at_0']:+.4g} at strength 0; mean reaches 0 at "
-            f"{r['tip_mean']:.4g}, the interval at {r['tip_interval']:.4g}")
+            f"{at(r['tip_mean'])}, the interval at {at(r['tip_interval'])}")
     if args.report is not None:
         from dtors_bayes.reporting.report import write_report
 

@@ -151,7 +151,7 @@ def test_unknown_weighting_is_a_spec_error():
 
 # ---------------------------------------------------------------------- bundled specs
 EXPECTED = {"acquisitive_crime_mar", "acquisitive_crime_selection", "heroin_mar_delta",
-            "employed", "drug_spend_hurdle", "mental_health", "modality_comparison"}
+            "employed", "drug_spend_hurdle", "mental_health", "modality_comparison", "eq5d"}
 
 
 def test_bundled_specs_present_and_documented():
