@@ -47,9 +47,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from study_cli import sampler_kwargs, select_methods, study_parser
+from study_cli import run_rounds, sampler_kwargs, study_parser
 
-from dtors_bayes.studies.coverage import coverage_study_in_rounds
 from dtors_bayes.studies.design import Method, Scenario
 
 HERE = Path(__file__).resolve().parent
@@ -193,13 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = study_parser(__doc__.splitlines()[0], persons=300, out=OUT, cache=CACHE)
     args = ap.parse_args(argv)
     scen, methods = build(args)
-    methods = select_methods(methods, args)
-    kw = {"estimands": ESTIMANDS, "cache_dir": args.cache, "seed": args.seed,
-          "name": "attrition", "progress": False}
-    res = coverage_study_in_rounds(scen, methods, args.replicates, step=args.step,
-                                   minutes=args.minutes, scheduler=args.scheduler,
-                                   n_workers=args.workers, only_cached=args.cached_only,
-                                   **kw)
+    res = run_rounds(scen, methods, args, name="attrition", estimands=ESTIMANDS,
+                     progress=False)
     res = relabel(res)
     res.write(args.out)
     s = res.summary()

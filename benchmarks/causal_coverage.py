@@ -44,9 +44,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from study_cli import sampler_kwargs, select_methods, study_parser
+from study_cli import run_rounds, sampler_kwargs, study_parser
 
-from dtors_bayes.studies.coverage import coverage_study_in_rounds
 from dtors_bayes.studies.design import Method, Scenario
 
 HERE = Path(__file__).resolve().parent
@@ -160,13 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         if unknown:
             raise SystemExit(f"--scenarios: unknown {unknown}; allowed: {list(SCENARIOS)}")
         scen = [s for s in scen if s.name in wanted]
-    methods = select_methods(methods, args)
-    kw = {"estimands": ESTIMANDS, "cache_dir": args.cache, "seed": args.seed,
-          "name": "causal", "progress": False}
-    res = coverage_study_in_rounds(scen, methods, args.replicates, step=args.step,
-                                   minutes=args.minutes, scheduler=args.scheduler,
-                                   n_workers=args.workers, only_cached=args.cached_only,
-                                   **kw)
+    res = run_rounds(scen, methods, args, name="causal", estimands=ESTIMANDS, progress=False)
     res = relabel(res)
     res.write(args.out)
     s = res.summary()

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from study_cli import sampler_kwargs, select_methods, study_parser
+from study_cli import run_rounds, sampler_kwargs, study_parser
 
 from dtors_bayes._format import markdown_table
-from dtors_bayes.studies.coverage import converged, coverage_study_in_rounds
+from dtors_bayes.studies.coverage import converged
 from dtors_bayes.studies.design import Method, Scenario
 
 HERE = Path(__file__).resolve().parent
@@ -112,11 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     samp = sampler_kwargs(args)
     methods = [Method(f"selection_{t}", model_kwargs={"time": t, "prior_sd": args.prior_sd},
                       method_fn=selection_fn, sampler_kwargs=samp) for t in args.times]
-    methods = select_methods(methods, args)
-    res = coverage_study_in_rounds(
-        scen, methods, args.replicates, step=args.step, minutes=args.minutes,
-        scheduler=args.scheduler, n_workers=args.workers, only_cached=args.cached_only,
-        estimands=ESTIMANDS, cache_dir=args.cache, seed=args.seed, name="kappa_recovery")
+    res = run_rounds(scen, methods, args, name="kappa_recovery", estimands=ESTIMANDS)
     args.out.mkdir(parents=True, exist_ok=True)
     kt = kappa_table(res.table)
     summ = res.summary()

@@ -1,4 +1,4 @@
-"""Command-line options shared by the coverage-study scripts (attrition, weighting)."""
+"""Command-line options and the round runner shared by the coverage-study scripts."""
 
 from __future__ import annotations
 
@@ -52,3 +52,17 @@ def select_methods(methods: list, args: argparse.Namespace) -> list:
     if unknown:
         raise SystemExit(f"--methods: unknown {unknown}; allowed: {sorted(known)}")
     return [m for m in methods if m.name in wanted]
+
+
+def run_rounds(scenarios: list, methods: list, args: argparse.Namespace, *, name: str,
+               estimands: list, **kwargs):
+    """The methods ``--methods`` names, run in rounds of ``--step`` replicates on Dask with
+    the script's round, scheduler, worker, cache and seed options
+    (:func:`dtors_bayes.studies.coverage.coverage_study_in_rounds`); ``kwargs`` go through."""
+    from dtors_bayes.studies.coverage import coverage_study_in_rounds
+
+    return coverage_study_in_rounds(
+        scenarios, select_methods(methods, args), args.replicates, step=args.step,
+        minutes=args.minutes, scheduler=args.scheduler, n_workers=args.workers,
+        only_cached=args.cached_only, estimands=estimands, cache_dir=args.cache,
+        seed=args.seed, name=name, **kwargs)

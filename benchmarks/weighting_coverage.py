@@ -36,10 +36,9 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
-from study_cli import sampler_kwargs, select_methods, study_parser
+from study_cli import run_rounds, sampler_kwargs, study_parser
 
 from dtors_bayes._format import markdown_table
-from dtors_bayes.studies.coverage import coverage_study_in_rounds
 from dtors_bayes.studies.design import Method, Scenario
 
 HERE = Path(__file__).resolve().parent
@@ -177,13 +176,8 @@ def main(argv: list[str] | None = None) -> None:
         print(decomposition(args))
         return
     scen, methods = build(args)
-    methods = select_methods(methods, args)
-    kw = {"estimands": ESTIMANDS, "cache_dir": args.cache, "seed": args.seed,
-          "population": "target", "name": "weighting", "progress": False}
-    res = coverage_study_in_rounds(scen, methods, args.replicates, step=args.step,
-                                   minutes=args.minutes, scheduler=args.scheduler,
-                                   n_workers=args.workers, only_cached=args.cached_only,
-                                   **kw)
+    res = run_rounds(scen, methods, args, name="weighting", estimands=ESTIMANDS,
+                     population="target", progress=False)
     res = relabel(res)
     res.write(args.out)
     s = res.summary()

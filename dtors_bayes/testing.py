@@ -223,6 +223,34 @@ def hand_posterior_fit(family: str = "bernoulli", seed: int = 1, n: int = 8):
                {"sampler": {}})
 
 
+def saved_hand_fit(path, outcome: str = "y", family: str = "bernoulli", seed: int = 1):
+    """:func:`hand_posterior_fit` of ``outcome`` saved as a fit at ``path`` (with its design
+    in ``constant_data``, as a sampled fit is saved), for command-line tests; returns the
+    path."""
+    import xarray as xr
+
+    from dtors_bayes.models.change_model import ChangeModel
+    from dtors_bayes.models.fit import Fit
+
+    f = hand_posterior_fit(family, seed=seed)
+    tree = f.tree.copy()
+    tree["constant_data"] = xr.DataTree(f.design.to_dataset())
+    return Fit(ChangeModel(outcome, family, levels=()), f.design, tree, {"sampler": {}}
+               ).save(path)
+
+
+def cli_error(capsys, *args) -> tuple[int, str]:
+    """Run ``dtors-bayes *args``; its exit status and the last stderr line that is not a
+    sampler warning (the one-line error), after checking no traceback was printed."""
+    from dtors_bayes.workflow import cli
+
+    rc = cli.main([str(a) for a in args])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("warning:")]
+    assert "Traceback" not in err
+    return rc, lines[-1] if lines else ""
+
+
 class HtmlPage(HTMLParser):
     """What the report tests read off an HTML page: ``h2`` headings, ``img`` sources and the
     ``class`` attributes (feeding it also checks that the page parses)."""

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from dtors_bayes.exceptions import DtorsError, FitError, SpecError
+from dtors_bayes.workflow.outputs import write_outputs
 
 TABLES = ("evalues", "grid", "tipping_points", "budget")
 DEFAULT_DELTAS = (-1.0, -0.5, 0.0, 0.5, 1.0)
@@ -132,19 +133,8 @@ def run_causal(fit, scores: dict[str, float], *, strengths=None, budget_strength
 
 def write_results(res: dict[str, Any], out: str | Path) -> list[Path]:
     """Write the tables (CSV), the figure (PNG) and ``causal.json`` to ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, df in res["tables"].items():
-        paths.append(out / f"causal_{name}.csv")
-        df.to_csv(paths[-1], index=False, lineterminator="\n")
-    for name, fig, _ in res["figures"]:
-        paths.append(out / f"causal_{name}.png")
-        fig.savefig(paths[-1], dpi=110)
-    paths.append(out / "causal.json")
-    paths[-1].write_text(json.dumps(res["meta"], indent=2, default=str) + "\n",
-                         encoding="utf-8")
-    return paths
+    return write_outputs(res, out, table_prefix="causal_", figure_prefix="causal_",
+                         meta_name="causal.json")
 
 
 def report_results(res: dict[str, Any]):

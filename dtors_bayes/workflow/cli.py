@@ -25,6 +25,7 @@ from typing import Any
 
 from dtors_bayes.constants import DEFAULT_SEED
 from dtors_bayes.exceptions import CohortError, DtorsError, FitError
+from dtors_bayes.workflow.outputs import resolve_named
 
 PROG = "dtors-bayes"
 #: Specs the demo fits (from ``models/``), in report order.
@@ -122,14 +123,7 @@ def _check_file(path: str | Path, what: str) -> Path:
 
 def _resolve_spec(name_or_path: str) -> Path:
     """A spec path, or the name of a bundled spec in ``models/`` (``employed``)."""
-    p = Path(name_or_path)
-    if p.exists():
-        return p
-    bundled = MODELS_DIR / f"{name_or_path.removesuffix('.toml')}.toml"
-    if p.suffix != ".toml" and bundled.exists():
-        return bundled
-    raise FileNotFoundError(f"spec {name_or_path!r}: no such file (nor a spec of that name in "
-                            f"{MODELS_DIR})")
+    return resolve_named(name_or_path, MODELS_DIR, "spec")
 
 
 def _spec_of_fit(fit):

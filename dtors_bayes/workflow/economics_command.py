@@ -45,6 +45,8 @@ from pathlib import Path
 from typing import Any
 
 from dtors_bayes.exceptions import SpecError
+from dtors_bayes.workflow.outputs import resolve_named, write_outputs
+from dtors_bayes.workflow.spec import schema_problems, type_name
 
 EXAMPLE_DIR = Path(str(files("dtors_bayes.workflow") / "specs" / "economics"))
 EXAMPLE = "dtors_illustrative"
@@ -61,17 +63,12 @@ def _num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _type(v: Any) -> str:
-    return {str: "string", bool: "boolean", int: "integer", float: "number", list: "array",
-            dict: "table"}.get(type(v), type(v).__name__)
-
-
 def dist_problem(v: Any) -> str | None:
     """Why ``v`` is not a distribution (a number or a ``{dist = ...}`` table); None if it is."""
     if _num(v):
         return None
     if not isinstance(v, dict):
-        return f"expected a number or a table {{dist = ..., ...}}, got {_type(v)} {v!r}"
+        return f"expected a number or a table {{dist = ..., ...}}, got {type_name(v)} {v!r}"
     kind = v.get("dist")
     if kind not in DIST_PARAMS:
         return f"dist = {kind!r} is not allowed; allowed: {', '.join(DIST_PARAMS)}"
@@ -102,7 +99,7 @@ def to_input(v: Any):
 
 
 def _string(v):
-    return None if isinstance(v, str) else f"expected a string, got {_type(v)} {v!r}"
+    return None if isinstance(v, str) else f"expected a string, got {type_name(v)} {v!r}"
 
 
 def _choice(*allowed):
@@ -112,12 +109,12 @@ def _choice(*allowed):
 
 
 def _positive(v):
-    return None if _num(v) and v > 0 else f"expected a number > 0, got {_type(v)} {v!r}"
+    return None if _num(v) and v > 0 else f"expected a number > 0, got {type_name(v)} {v!r}"
 
 
 def _seed(v):
     ok = isinstance(v, int) and not isinstance(v, bool) and v >= 0
-    return None if ok else f"expected an integer >= 0, got {_type(v)} {v!r}"
+    return None if ok else f"expected an integer >= 0, got {type_name(v)} {v!r}"
 
 
 def _probability(v):
@@ -126,7 +123,7 @@ def _probability(v):
 
 def _strings(v):
     if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
-        return f"expected a non-empty array of strings, got {_type(v)} {v!r}"
+        return f"expected a non-empty array of strings, got {type_name(v)} {v!r}"
     return None if len(set(v)) == len(v) else f"items must be unique, got {v!r}"
 
 
@@ -138,14 +135,14 @@ def _wtps(v):
             return f"need n >= 2 and 0 <= from < to; got {v!r}"
         return None
     if not isinstance(v, list) or not v or not all(_num(x) and x >= 0 for x in v):
-        return f"expected an array of numbers >= 0 (or {{from, to, n}}), got {_type(v)} {v!r}"
+        return f"expected an array of numbers >= 0 (or {{from, to, n}}), got {type_name(v)} {v!r}"
     return None
 
 
 def _table_of(check, what):
     def inner(v):
         if not isinstance(v, dict) or not v:
-            return f"expected a table of {what}, got {_type(v)} {v!r}"
+            return f"expected a table of {what}, got {type_name(v)} {v!r}"
         msgs = [f"{k}: {m}" for k, x in v.items() if (m := check(x))]
         return "; ".join(msgs) or None
     return inner
@@ -160,7 +157,7 @@ def _treatment(v):
 def _delta(v):
     if _num(v) or (isinstance(v, dict) and v.get("dist") in ("fixed", "normal")):
         return dist_problem(v)
-    return f"expected a number or {{dist = \"normal\", mean, sd}}, got {_type(v)} {v!r}"
+    return f"expected a number or {{dist = \"normal\", mean, sd}}, got {type_name(v)} {v!r}"
 
 
 SCHEMA: dict[str, dict[str, Callable[[Any], str | None]]] = {
@@ -182,21 +179,7 @@ SCHEMA: dict[str, dict[str, Callable[[Any], str | None]]] = {
 
 def check_settings(data: Mapping[str, Any]) -> list[str]:
     """Every problem of a settings mapping (empty when it is valid)."""
-    problems = []
-    for section, body in data.items():
-        if section not in SCHEMA:
-            problems.append(f"unknown section [{section}]; allowed: "
-                            + ", ".join(f"[{s}]" for s in SCHEMA))
-            continue
-        if not isinstance(body, dict):
-            problems.append(f"[{section}] must be a table, got {_type(body)} {body!r}")
-            continue
-        for key, value in body.items():
-            if key not in SCHEMA[section]:
-                problems.append(f"[{section}] unknown key {key!r}; allowed: "
-                                + ", ".join(SCHEMA[section]))
-            elif msg := SCHEMA[section][key](value):
-                problems.append(f"[{section}] {key}: {msg}")
+    problems = schema_problems(data, SCHEMA)
     eco, dec = data.get("economics", {}), data.get("decision", {})
     if isinstance(eco, dict):
         cf = eco.get("counterfactual", "carried_on")
@@ -242,14 +225,7 @@ def load_settings(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
 
 def resolve_settings(name_or_path: str | Path) -> Path:
     """A settings path, or the name of a bundled example (``dtors_illustrative``)."""
-    p = Path(name_or_path)
-    if p.exists():
-        return p
-    bundled = EXAMPLE_DIR / f"{str(name_or_path).removesuffix('.toml')}.toml"
-    if p.suffix != ".toml" and bundled.exists():
-        return bundled
-    raise FileNotFoundError(f"economics settings {str(name_or_path)!r}: no such file (nor a "
-                            f"bundled example of that name in {EXAMPLE_DIR})")
+    return resolve_named(name_or_path, EXAMPLE_DIR, "economics settings")
 
 
 def wtp_grid(v: Any) -> list[float]:
@@ -410,19 +386,8 @@ def evppi_table(ed, vi: Mapping[str, Any], pu, pc, *, wtp, perspective: str, opt
 
 def write_results(res: Mapping[str, Any], out: str | Path) -> list[Path]:
     """Write the tables (CSV), figures (PNG) and ``economics.json`` to ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, df in res["tables"].items():
-        paths.append(out / f"economics_{name}.csv")
-        df.to_csv(paths[-1], index=False, lineterminator="\n")
-    for name, fig, _ in res["figures"]:
-        paths.append(out / f"{name}.png")
-        fig.savefig(paths[-1], dpi=110)
-    paths.append(out / "economics.json")
-    paths[-1].write_text(json.dumps(res["meta"], indent=2, default=str) + "\n",
-                         encoding="utf-8")
-    return paths
+    return write_outputs(res, out, table_prefix="economics_", figure_prefix="",
+                         meta_name="economics.json")
 
 
 def report_results(res: Mapping[str, Any]):

@@ -73,23 +73,24 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def _type(v: Any) -> str:
+def type_name(v: Any) -> str:
+    """A TOML value's type in TOML's words (``string``, ``array``, ``table`` ...)."""
     return {str: "string", bool: "boolean", int: "integer", float: "number", list: "array",
             dict: "table"}.get(type(v), type(v).__name__)
 
 
 def _string(v: Any) -> str | None:
-    return None if isinstance(v, str) else f"expected a string, got {_type(v)} {v!r}"
+    return None if isinstance(v, str) else f"expected a string, got {type_name(v)} {v!r}"
 
 
 def _boolean(v: Any) -> str | None:
-    return None if isinstance(v, bool) else f"expected true or false, got {_type(v)} {v!r}"
+    return None if isinstance(v, bool) else f"expected true or false, got {type_name(v)} {v!r}"
 
 
 def _one_of(*allowed: str) -> Check:
     def check(v: Any) -> str | None:
         if not isinstance(v, str):
-            return f"expected a string, got {_type(v)} {v!r}; allowed: {', '.join(allowed)}"
+            return f"expected a string, got {type_name(v)} {v!r}; allowed: {', '.join(allowed)}"
         if v not in allowed:
             return f"{v!r} is not allowed; allowed: {', '.join(allowed)}"
         return None
@@ -99,19 +100,19 @@ def _one_of(*allowed: str) -> Check:
 
 def _positive_int(v: Any) -> str | None:
     if not _is_int(v):
-        return f"expected an integer, got {_type(v)} {v!r}"
+        return f"expected an integer, got {type_name(v)} {v!r}"
     return None if v > 0 else f"must be > 0, got {v}"
 
 
 def _seed(v: Any) -> str | None:
     if not _is_int(v):
-        return f"expected an integer, got {_type(v)} {v!r}"
+        return f"expected an integer, got {type_name(v)} {v!r}"
     return None if v >= 0 else f"must be >= 0, got {v}"
 
 
 def _probability(v: Any) -> str | None:
     if not _is_num(v):
-        return f"expected a number, got {_type(v)} {v!r}"
+        return f"expected a number, got {type_name(v)} {v!r}"
     if not 0 < v < 1:
         hint = f" (did you mean {v / 100:g}?)" if 1 < v < 100 else ""
         return f"must be between 0 and 1 (exclusive), got {v}{hint}"
@@ -121,7 +122,7 @@ def _probability(v: Any) -> str | None:
 def _list_of(item: Check, *, what: str, unique: bool = False) -> Check:
     def check(v: Any) -> str | None:
         if not isinstance(v, list):
-            return f"expected an array of {what}, got {_type(v)} {v!r}"
+            return f"expected an array of {what}, got {type_name(v)} {v!r}"
         for i, x in enumerate(v):
             msg = item(x)
             if msg:
@@ -134,7 +135,7 @@ def _list_of(item: Check, *, what: str, unique: bool = False) -> Check:
 
 
 def _number(v: Any) -> str | None:
-    return None if _is_num(v) else f"expected a number, got {_type(v)} {v!r}"
+    return None if _is_num(v) else f"expected a number, got {type_name(v)} {v!r}"
 
 
 def _level(v: Any) -> str | None:
@@ -180,7 +181,7 @@ _PRIOR_LOCATIONS = ("level_loc",)
 
 def _priors(v: Any) -> str | None:
     if not isinstance(v, dict):
-        return f"expected a table of name = number, got {_type(v)} {v!r}"
+        return f"expected a table of name = number, got {type_name(v)} {v!r}"
     problems = []
     for k, x in v.items():
         if k in _PRIOR_LOCATIONS:
@@ -189,9 +190,9 @@ def _priors(v: Any) -> str | None:
             if not ok:
                 problems.append(f"{k!r} is a centre: a number (e.g. {k} = -2.0) or a table "
                                 f"of wave = number (e.g. {k} = {{1 = -1.8, 2 = -2.1}}), got "
-                                f"{_type(x)} {x!r}")
+                                f"{type_name(x)} {x!r}")
         elif not _is_num(x) or x <= 0:
-            problems.append(f"{k!r} is a prior scale: a number > 0, got {_type(x)} {x!r}")
+            problems.append(f"{k!r} is a prior scale: a number > 0, got {type_name(x)} {x!r}")
     return "; ".join(problems) or None
 
 
@@ -201,7 +202,7 @@ def _attrition(v: Any) -> str | None:
                                         "such as {kind = \"selection\", kappa_mean = -1.0, "
                                         "kappa_sd = 0.5}")
     if not isinstance(v, dict):
-        return f"expected 'mar' or a table, got {_type(v)} {v!r}"
+        return f"expected 'mar' or a table, got {type_name(v)} {v!r}"
     if not isinstance(v.get("kind"), str):
         return "an attrition table needs kind = \"...\" (e.g. \"selection\")"
     bad = [k for k, x in v.items()
@@ -508,25 +509,35 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> AnalysisSpec:
     return spec
 
 
-def _check(data: dict) -> list[str]:
+def schema_problems(data: Mapping[str, Any], schema: Mapping[str, Mapping[str, Any]]
+                    ) -> list[str]:
+    """Every problem of a TOML mapping against ``schema`` (``{section: {key: check}}``).
+
+    Unknown sections and keys, sections that are not tables, and every value whose check
+    returns a message; one string per problem naming the section and key. Shared by the
+    analysis specs and the economics settings (``workflow.economics_command``).
+    """
     problems = []
     for section, body in data.items():
-        if section not in SCHEMA:
+        if section not in schema:
             problems.append(f"unknown section [{section}]; allowed: "
-                            + ", ".join(f"[{s}]" for s in SCHEMA))
+                            + ", ".join(f"[{s}]" for s in schema))
             continue
         if not isinstance(body, dict):
-            problems.append(f"[{section}] must be a table, got {_type(body)} {body!r}")
+            problems.append(f"[{section}] must be a table, got {type_name(body)} {body!r}")
             continue
-        keys = SCHEMA[section]
+        keys = schema[section]
         for key, value in body.items():
             if key not in keys:
                 problems.append(f"[{section}] unknown key {key!r}; allowed: "
                                 + ", ".join(keys))
-                continue
-            msg = keys[key](value)
-            if msg:
+            elif msg := keys[key](value):
                 problems.append(f"[{section}] {key}: {msg}")
+    return problems
+
+
+def _check(data: dict) -> list[str]:
+    problems = schema_problems(data, SCHEMA)
     for section, key in sorted(REQUIRED):
         body = data.get(section)
         if not isinstance(body, dict) or key not in body:

@@ -8,26 +8,20 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 
 from dtors_bayes.exceptions import SpecError
-from dtors_bayes.testing import hand_cohort, hand_posterior_fit, parse_html
+from dtors_bayes.testing import (
+    cli_error,
+    hand_cohort,
+    hand_posterior_fit,
+    parse_html,
+    saved_hand_fit,
+)
 from dtors_bayes.workflow import causal_command as cc
 from dtors_bayes.workflow import cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 PAIR = "residential - prescribing"
-
-
-def saved_hand_fit(path, family: str = "bernoulli", seed: int = 1):
-    """A hand-made posterior (``dtors_bayes.testing``) saved as a fit."""
-    from dtors_bayes.models.change_model import ChangeModel
-    from dtors_bayes.models.fit import Fit
-
-    f = hand_posterior_fit(family, seed=seed)
-    tree = f.tree.copy()
-    tree["constant_data"] = xr.DataTree(f.design.to_dataset())
-    return Fit(ChangeModel("y", family, levels=()), f.design, tree, {"sampler": {}}).save(path)
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +43,6 @@ def run_out(setup, tmp_path_factory):
                    "--report"])
     assert rc == 0
     return out
-
-
-def _err(capsys, *args) -> tuple[int, str]:
-    rc = cli.main([str(a) for a in args])
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("warning:")]
-    assert "Traceback" not in err
-    return rc, lines[-1] if lines else ""
 
 
 def test_verb_writes_tables_figure_and_report(run_out, setup):
@@ -123,19 +109,19 @@ def test_parsers():
 def test_exit_codes_one_line(setup, tmp_path, capsys):
     fit, data = setup
     out = tmp_path / "o"
-    rc, line = _err(capsys, "causal", "--fit", tmp_path / "none.nc", "--data", data,
+    rc, line = cli_error(capsys, "causal", "--fit", tmp_path / "none.nc", "--data", data,
                     "--out", out)
     assert rc == 1 and "none.nc" in line
-    rc, line = _err(capsys, "causal", "--fit", fit, "--data", tmp_path / "nodata",
+    rc, line = cli_error(capsys, "causal", "--fit", fit, "--data", tmp_path / "nodata",
                     "--out", out)
     assert rc == 1 and "nodata" in line
-    rc, line = _err(capsys, "causal", "--fit", fit, "--data", data, "--out", out,
+    rc, line = cli_error(capsys, "causal", "--fit", fit, "--data", data, "--out", out,
                     "--scores", "detox=1")
     assert rc == 1 and "detox" in line and "modalities" in line
-    rc, line = _err(capsys, "causal", "--fit", fit, "--data", data, "--out", out,
+    rc, line = cli_error(capsys, "causal", "--fit", fit, "--data", data, "--out", out,
                     "--strengths", "1,x")
     assert rc == 1 and "--strengths" in line
-    rc, line = _err(capsys, "causal", "--fit", fit, "--data", data, "--out", out,
+    rc, line = cli_error(capsys, "causal", "--fit", fit, "--data", data, "--out", out,
                     "--wave", "0")
     assert rc == 1 and "follow-up" in line
     with pytest.raises(SystemExit) as err:
@@ -146,7 +132,7 @@ def test_exit_codes_one_line(setup, tmp_path, capsys):
 
 def test_identity_link_skips_evalues_with_a_note(tmp_path, setup, capsys):
     _, data = setup
-    fit = saved_hand_fit(tmp_path / "g.nc", "gaussian")
+    fit = saved_hand_fit(tmp_path / "g.nc", family="gaussian")
     out = tmp_path / "o"
     assert cli.main(["causal", "--fit", str(fit), "--data", str(data), "--out",
                      str(out)]) == 0
@@ -173,7 +159,7 @@ def test_report_takes_a_causal_folder(run_out, setup, tmp_path, capsys):
     assert 'id="finding-causal"' in text and 'id="figure-causal_budget"' in text
     assert (tmp_path / "rep" / "figures" / "causal_budget.png").stat().st_size > 0
     assert (tmp_path / "rep" / "tables" / "causal_tipping_points.csv").exists()
-    rc, line = _err(capsys, "report", "--fits", fit, "--data", data, "--out",
+    rc, line = cli_error(capsys, "report", "--fits", fit, "--data", data, "--out",
                     tmp_path / "rep2", "--causal", tmp_path)
     assert rc == 1 and "causal.json" in line
 

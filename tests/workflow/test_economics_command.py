@@ -8,26 +8,13 @@ import tomllib
 
 import pandas as pd
 import pytest
-import xarray as xr
 
 from dtors_bayes.exceptions import SpecError
-from dtors_bayes.testing import hand_posterior_fit, parse_html
+from dtors_bayes.testing import cli_error, parse_html, saved_hand_fit
 from dtors_bayes.workflow import cli
 from dtors_bayes.workflow import economics_command as ec
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
-def saved_hand_fit(path, outcome: str, family: str, seed: int):
-    """A hand-made posterior (``dtors_bayes.testing``) saved as a fit of ``outcome``."""
-    from dtors_bayes.models.change_model import ChangeModel
-    from dtors_bayes.models.fit import Fit
-
-    f = hand_posterior_fit(family, seed=seed)
-    tree = f.tree.copy()
-    tree["constant_data"] = xr.DataTree(f.design.to_dataset())
-    return Fit(ChangeModel(outcome, family, levels=()), f.design, tree, {"sampler": {}}
-               ).save(path)
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +22,6 @@ def fits(tmp_path_factory):
     d = tmp_path_factory.mktemp("eco_fits")
     return (saved_hand_fit(d / "eq5d.nc", "eq5d", "eq5d", 1),
             saved_hand_fit(d / "crime.nc", "acquisitive_crime", "bernoulli", 2))
-
-
-def _err(capsys, *args) -> tuple[int, str]:
-    rc = cli.main([str(a) for a in args])
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("warning:")]
-    assert "Traceback" not in err
-    return rc, lines[-1] if lines else ""
 
 
 def _write(tmp_path, text: str):
@@ -123,7 +102,7 @@ def test_distributions_and_grids():
 
 def test_toml_syntax_error_is_one_line(capsys, fits, tmp_path):
     p = _write(tmp_path, "[economics\n")
-    rc, line = _err(capsys, "economics", "--utility", fits[0], "--settings", p,
+    rc, line = cli_error(capsys, "economics", "--utility", fits[0], "--settings", p,
                     "--out", tmp_path / "o")
     assert rc == 1 and "not valid TOML" in line
 
@@ -212,29 +191,29 @@ groups = { costs = ["crime_unit_cost", "stolen_value"] }
 
 def test_exit_codes_one_line(capsys, fits, tmp_path):
     out = tmp_path / "o"
-    rc, line = _err(capsys, "economics", "--utility", tmp_path / "none.nc", "--settings",
+    rc, line = cli_error(capsys, "economics", "--utility", tmp_path / "none.nc", "--settings",
                     ec.EXAMPLE, "--out", out)
     assert rc == 1 and "none.nc" in line
-    rc, line = _err(capsys, "economics", "--utility", fits[0], "--settings",
+    rc, line = cli_error(capsys, "economics", "--utility", fits[0], "--settings",
                     tmp_path / "none.toml", "--out", out)
     assert rc == 1 and "none.toml" in line
     bad = _write(tmp_path, '[decision]\noptions = ["no_treatment", "detox"]\n')
-    rc, line = _err(capsys, "economics", "--utility", fits[0], "--settings", bad,
+    rc, line = cli_error(capsys, "economics", "--utility", fits[0], "--settings", bad,
                     "--out", out)
     assert rc == 1 and "detox" in line and "options of these fits" in line
-    rc, line = _err(capsys, "economics", "--utility", fits[0], "--crime", fits[0],
+    rc, line = cli_error(capsys, "economics", "--utility", fits[0], "--crime", fits[0],
                     "--settings", ec.EXAMPLE, "--out", out)
     assert rc == 1 and "Bernoulli" in line
     bad = _write(tmp_path, '[evppi]\ninputs = ["moon_phase"]\n')
-    rc, line = _err(capsys, "economics", "--utility", fits[0], "--settings", bad,
+    rc, line = cli_error(capsys, "economics", "--utility", fits[0], "--settings", bad,
                     "--out", out)
     assert rc == 1 and "moon_phase" in line
     bad = _write(tmp_path, '[costs]\ntreatment = { prescribing = 1.0, detox = 2.0 }\n')
-    rc, line = _err(capsys, "economics", "--utility", fits[0], "--settings", bad,
+    rc, line = cli_error(capsys, "economics", "--utility", fits[0], "--settings", bad,
                     "--out", out)
     assert rc == 1 and "detox" in line
     bad = _write(tmp_path, "[paths]\ndelta_crime = 0.5\n")
-    rc, line = _err(capsys, "economics", "--utility", fits[0], "--settings", bad,
+    rc, line = cli_error(capsys, "economics", "--utility", fits[0], "--settings", bad,
                     "--out", out)
     assert rc == 1 and "--crime" in line
     with pytest.raises(SystemExit) as err:
@@ -267,7 +246,7 @@ def test_report_takes_an_economics_folder(run_out, fits, tmp_path, capsys):
     assert 'id="finding-economics"' in text and 'id="figure-economics_ceac_health"' in text
     assert (tmp_path / "rep" / "figures" / "economics_ceac_health.png").stat().st_size > 0
     assert (tmp_path / "rep" / "tables" / "economics_summary.csv").exists()
-    rc, line = _err(capsys, "report", "--fits", fits[0], "--data", data, "--out",
+    rc, line = cli_error(capsys, "report", "--fits", fits[0], "--data", data, "--out",
                     tmp_path / "rep2", "--economics", tmp_path)
     assert rc == 1 and "economics.json" in line
 
