@@ -7,10 +7,13 @@
   Brennan 2014) of net benefit on chosen inputs;
 - :mod:`~dtors_bayes.economics.paths`: per-draw population paths of an outcome from a fit
   (the estimand engine's g-computation; weights and the pattern-mixture delta inside the
-  draws);
+  draws; or poststratified to population cells, ``weighting="mrp"``);
 - :mod:`~dtors_bayes.economics.evaluation`: QALYs (area under the EQ-5D curve,
   baseline-adjusted), treatment, crime (loss or transfer) and care costs, and the explicit
   counterfactual (carried on, or spontaneous improvement with a prior);
+- :mod:`~dtors_bayes.economics.pairing`: how the utility and crime fits' draws are paired
+  (index, i.e. independent posteriors, or rank-coupled at a correlation; the person-level
+  correlation that sets its scale);
 - :mod:`~dtors_bayes.economics.inputs`: uncertain inputs (unit costs and priors);
 - :mod:`~dtors_bayes.economics.plots`: CE plane, CEAC, EVPI and counterfactual figures.
 
@@ -31,13 +34,16 @@ from dtors_bayes.economics.decision import (
 )
 from dtors_bayes.economics.evaluation import (
     NONE,
+    PAIRING_COLUMNS,
     EconomicDraws,
     area_under,
     economic_draws,
     improvement_curve,
+    pairing_sensitivity,
 )
 from dtors_bayes.economics.evppi import evppi, evppi_from_nb
 from dtors_bayes.economics.inputs import Dist, beta, fixed, gamma, lognormal, normal, uniform
+from dtors_bayes.economics.pairing import couple_draws, pairing_correlation
 from dtors_bayes.economics.paths import TREATED, Paths, outcome_paths
 from dtors_bayes.economics.plots import ce_plane, ceac_plot, evpi_plot, improvement_plot
 
@@ -45,6 +51,7 @@ __all__ = [
     "CEA_COLUMNS",
     "FRONTIER_COLUMNS",
     "NONE",
+    "PAIRING_COLUMNS",
     "TREATED",
     "Dist",
     "EconomicDraws",
@@ -55,6 +62,7 @@ __all__ = [
     "ce_plane",
     "cea",
     "ceac_plot",
+    "couple_draws",
     "economic_draws",
     "evpi_curve",
     "evpi_plot",
@@ -70,5 +78,7 @@ __all__ = [
     "mcse_mean",
     "normal",
     "outcome_paths",
+    "pairing_correlation",
+    "pairing_sensitivity",
     "uniform",
 ]

@@ -61,9 +61,19 @@ Costs (per person over the horizon)
 is :math:`BCR_s = (\text{crime and care costs avoided against no treatment}) / \text{treatment
 cost}`, per draw.
 
-Draws of different fits (utility, offending) are paired by index: draw ``s`` of each, which
-treats the two posteriors as independent (they come from separate models of separate
-outcomes; correlation between a person's outcomes is not carried).
+Pairing the draws of the two fits
+---------------------------------
+The utility and offending fits are separate models, so their posteriors are independent,
+although a person's utility and offending are correlated. By default (``pairing="index"``)
+draw ``s`` of one is paired with draw ``s`` of the other: the two posteriors are treated as
+independent and the covariance of the QALY gain and the crime saving, which enters the
+societal net benefit, is zero in expectation (the ``pairing`` assumption of every table says
+so). ``pairing=rho`` rank-couples the offending fit's whole draws to the utility fit's by a
+Gaussian copula (:mod:`dtors_bayes.economics.pairing`; ``rho`` e.g. the person-level
+correlation :func:`~dtors_bayes.economics.pairing.pairing_correlation`), which leaves every
+marginal summary unchanged and moves only joint ones (the societal net benefit's interval,
+CEAC, EVPI); :func:`pairing_sensitivity` reports how far. The health perspective (QALYs and
+treatment and care costs) does not involve the offending fit.
 """
 
 from __future__ import annotations
@@ -79,6 +89,7 @@ from dtors_bayes.constants import CI_PROB
 from dtors_bayes.economics.decision import cea, frontier, mcse_mean
 from dtors_bayes.economics.evppi import evppi
 from dtors_bayes.economics.inputs import describe, draws_of
+from dtors_bayes.economics.pairing import INDEX, coupled
 from dtors_bayes.economics.paths import TREATED, Paths
 from dtors_bayes.exceptions import SpecError
 
@@ -300,7 +311,7 @@ def economic_draws(utility: Paths, crime: Paths | None = None, *,
                    crime_costs: str = "loss", care_costs: Mapping[str, Any] | None = None,
                    counterfactual: str = "carried_on", improvement: Any = None,
                    horizon: float | None = None, confounding: Mapping[str, Any] | None = None,
-                   seed: int = 0) -> EconomicDraws:
+                   pairing: str | float = "index", seed: int = 0) -> EconomicDraws:
     r"""Joint draws of QALYs and costs per option (the module docstring has the definitions).
 
     Parameters
@@ -334,8 +345,14 @@ def economic_draws(utility: Paths, crime: Paths | None = None, *,
         confounding function, e.g. draws from :mod:`dtors_bayes.causal`): ``c_s`` is
         subtracted from that option's curve at every follow-up wave (``E[Y(a)] = mu_a - c``),
         and its draws become an EVPPI input ``confounding_<option>``.
+    pairing : "index" or float
+        How the crime fit's draws are paired with the utility fit's: ``"index"`` (default;
+        draw ``s`` with draw ``s``, the posteriors independent) or a rank correlation
+        ``rho`` in [-1, 1] (whole draws rank-coupled by a Gaussian copula on the treated QALY
+        gain and offending months avoided; :mod:`dtors_bayes.economics.pairing`). Recorded in
+        the ``pairing`` assumption.
     seed : int
-        Seed of the input draws.
+        Seed of the input draws (and of the coupling).
 
     Returns
     -------
@@ -359,6 +376,22 @@ def economic_draws(utility: Paths, crime: Paths | None = None, *,
         if crime.options != utility.options:
             raise SpecError(f"utility options {utility.options} and crime options "
                             f"{crime.options} differ")
+        pops = [(p.labels.get("weighting") == "mrp", p.labels.get("population"))
+                for p in (utility, crime)]
+        if pops[0] != pops[1]:
+            raise SpecError("utility and crime paths are for different populations "
+                            f"(utility: weighting {utility.labels.get('weighting')!r}, "
+                            f"{utility.labels.get('population')!r}; crime: "
+                            f"{crime.labels.get('weighting')!r}, "
+                            f"{crime.labels.get('population')!r}): QALYs and crime costs "
+                            "must describe one population; compute both paths with the same "
+                            "weighting")
+    pairing_text = ""
+    if crime is not None:
+        crime, pairing_text, _ = coupled(utility, crime, pairing, seed)
+    elif not (isinstance(pairing, str) and pairing == INDEX):
+        raise SpecError("pairing= couples the crime fit's draws to the utility fit's: it needs "
+                        "crime paths")
     rng = np.random.default_rng(seed)
     horizon = float(utility.months[-1]) if horizon is None else float(horizon)
     theta = np.zeros(n) if improvement is None else draws_of(improvement, rng, n, "improvement")
@@ -429,6 +462,7 @@ def economic_draws(utility: Paths, crime: Paths | None = None, *,
                        "everyone given the modality, with confounding bias "
                        + ", ".join(f"{k} {describe(v)}" for k, v in confounding.items()))
         if mods else "",
+        "pairing": pairing_text,
     }
     return EconomicDraws(options=options, effects=effects,
                          components={"treatment": treat, "care": care, "crime": crime_c},
@@ -465,5 +499,72 @@ def improvement_curve(utility: Paths, crime: Paths | None = None, *,
     return pd.DataFrame(rows)
 
 
-__all__ = ["COUNTERFACTUALS", "NONE", "SUMMARY_COLUMNS", "EconomicDraws", "adjusted_curves",
-           "area_under", "economic_draws", "improvement_curve"]
+PAIRING_COLUMNS = ["pairing", "rank_correlation", "achieved", "option", "perspective",
+                   "wtp", "mean", "ci_lb", "ci_ub", "ci_prob", "width", "width_ratio",
+                   "p_cost_effective"]
+
+
+def pairing_sensitivity(utility: Paths, crime: Paths, *,
+                        rank_correlations: Sequence[float] = (-1.0, -0.5, 0.5, 1.0),
+                        wtp: float = 30000.0, option: str = TREATED,
+                        perspective: str = "societal", ci_prob: float = CI_PROB,
+                        **kwargs: Any) -> pd.DataFrame:
+    r"""How much the pairing of the utility and crime draws moves the net benefit.
+
+    The incremental net benefit of ``option`` against no treatment,
+    :math:`\lambda \Delta Q_s - \Delta C_s`, under index pairing (the default of
+    :func:`economic_draws`) and under rank coupling at each ``rho`` of ``rank_correlations``
+    (:mod:`dtors_bayes.economics.pairing`). The coupling reorders whole draws of the crime
+    fit, so the mean is the same under every pairing up to Monte Carlo error (the unit-cost
+    draws meet other crime draws); the interval and P(cost-effective) are what change.
+    ``width_ratio`` is the ``ci_prob`` interval's width over the index pairing's.
+
+    Parameters
+    ----------
+    utility, crime : Paths
+    rank_correlations : sequence of float
+        Values of ``rho`` in [-1, 1] (e.g. with
+        :func:`~dtors_bayes.economics.pairing.pairing_correlation`'s ``r`` and its interval).
+    wtp : float
+        Willingness to pay per QALY.
+    option : str
+        The option compared with no treatment.
+    perspective : {"societal", "health"}
+        ``"health"`` does not involve the crime fit (every row then equal).
+    ci_prob : float
+    **kwargs
+        Passed to :func:`economic_draws` (costs, counterfactual, seed, ...).
+
+    Returns
+    -------
+    DataFrame
+        :data:`PAIRING_COLUMNS`; ``pairing`` ``"index"`` or ``"rank"``, ``achieved`` the rank
+        correlation of the coupling keys after pairing.
+    """
+    if "pairing" in kwargs:
+        raise SpecError("pairing_sensitivity sets pairing= itself; pass rank_correlations=")
+    lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+    rows, base = [], None
+    for rho in [None, *rank_correlations]:
+        ed = economic_draws(utility, crime, pairing=INDEX if rho is None else float(rho),
+                            **kwargs)
+        _, _, achieved = coupled(utility, crime, INDEX if rho is None else float(rho),
+                                 kwargs.get("seed", 0))
+        de, dc = ed.incremental(option, NONE, perspective)
+        nb = wtp * de - dc
+        q0, q1 = np.quantile(nb, [lo, hi])
+        width = float(q1 - q0)
+        base = width if rho is None else base
+        rows.append({"pairing": "index" if rho is None else "rank",
+                     "rank_correlation": np.nan if rho is None else float(rho),
+                     "achieved": achieved, "option": option, "perspective": perspective,
+                     "wtp": float(wtp), "mean": float(nb.mean()), "ci_lb": float(q0),
+                     "ci_ub": float(q1), "ci_prob": ci_prob, "width": width,
+                     "width_ratio": width / base if base else np.nan,
+                     "p_cost_effective": float((nb > 0).mean())})
+    return pd.DataFrame(rows, columns=PAIRING_COLUMNS)
+
+
+__all__ = ["COUNTERFACTUALS", "NONE", "PAIRING_COLUMNS", "SUMMARY_COLUMNS", "EconomicDraws",
+           "adjusted_curves", "area_under", "economic_draws", "improvement_curve",
+           "pairing_sensitivity"]

@@ -17,6 +17,12 @@ draw per posterior draw from a normal prior: the MNAR uncertainty is then inside
 draws), and :func:`dtors_bayes.estimands.engine.assemble_estimands` labels them (so
 ``baseline="covariate"`` fits get their observed intake mean). At ``delta = 0`` the paths are
 exactly the ``level`` / ``adjusted_level`` draws of ``fit.estimate()``.
+
+``weighting="mrp"`` (:func:`mrp_paths`) takes the same two estimands from the engine's MRP
+path instead (:func:`dtors_bayes.weighting.mrp.mrp_draws`: population cells, random effects
+integrated out), so QALYs and costs are for the poststratified population; the cells'
+modality mix replaces the persons' shares. The pattern-mixture ``delta`` is refused there
+(population cells have no interview pattern).
 """
 
 from __future__ import annotations
@@ -72,6 +78,19 @@ class Paths:
         """Number of draws (chain x draw)."""
         return self.n_chain * self.n_draw
 
+    def take(self, index: np.ndarray) -> Paths:
+        """The same paths with the draws reordered by ``index``: every option, wave,
+        share and delta of a draw move together (the coupling of
+        :mod:`dtors_bayes.economics.pairing`). The chain structure is kept only in shape."""
+        idx = np.asarray(index, dtype=int)
+        if idx.shape != (self.n_sample,):
+            raise SpecError(f"take: need {self.n_sample} draw indices; got {idx.shape}")
+        return Paths(outcome=self.outcome, options=list(self.options), months=self.months,
+                     values=self.values[idx], shares=self.shares[idx],
+                     modalities=list(self.modalities), n_chain=self.n_chain,
+                     n_draw=self.n_draw, delta=None if self.delta is None else self.delta[idx],
+                     labels=dict(self.labels))
+
     def option(self, name: str) -> np.ndarray:
         """The (S, T) draws of one option."""
         if name not in self.options:
@@ -88,8 +107,8 @@ def weight_spec(fit, weighting: str, weights: Any, cohort, seed: int | None):
     from dtors_bayes.estimands.weights import person_weights
 
     if weighting == "mrp":
-        raise SpecError("economics: weighting='mrp' is not available for paths (cell-level "
-                        "economics is not built yet); use 'none', 'fixed' or 'propagated'")
+        raise SpecError("weight_spec: weighting='mrp' has no person weights; outcome_paths "
+                        "poststratifies (mrp_paths)")
     computed = weights is None and weighting in ("fixed", "propagated") and not (
         weighting == "propagated" and "weights" in fit.tree.children)
     if computed:
@@ -130,9 +149,116 @@ def delta_draws(delta: Any, n: int, seed: int | None) -> np.ndarray | None:
     return arr
 
 
+def _from_draws(draws: dict, design, n: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Options, (S, O, T) values and months from the engine's ``level`` and
+    ``adjusted_level`` draws."""
+    waves = sorted({k[1] for k in draws if k[0] == "level"})
+    labels = design.modality_labels
+    mods = [m for m in labels
+            if all(("adjusted_level", w, m, "") in draws for w in waves)] if len(labels) > 1 \
+        else []
+    values = np.stack([np.column_stack([draws[("level", w, "", "")] for w in waves])]
+                      + [np.column_stack([draws[("adjusted_level", w, m, "")] for w in waves])
+                         for m in mods], axis=1)
+    months = np.array([design.schedule[w] for w in waves], dtype=float)
+    return [TREATED, *mods], values, months
+
+
+def mrp_paths(fit, *, population: Any = None, cohort=None, n_nodes: int = 30,
+              chunk_bytes: int = 64 * 2**20) -> Paths:
+    r"""Paths poststratified to population cells (MRP), draw by draw.
+
+    For cell ``c`` with count ``N_c`` the cell mean :math:`\bar\mu^{(s)}_{ct}` integrates
+    the person, site and area effects over their fitted distributions
+    (:func:`dtors_bayes.weighting.mrp.mrp_draws`, the estimand engine's MRP path), and
+
+    .. math::
+
+        u^{(s)}_{treated}(t) = \frac{\sum_c N_c \bar\mu^{(s)}_{c t}}{\sum_c N_c},
+        \qquad u^{(s)}_m(t) = \frac{\sum_c N_c \bar\mu^{(s)}_{c t}(z = m)}{\sum_c N_c},
+
+        \pi_m = \frac{\sum_{c: z_c = m} N_c}{\sum_c N_c}
+
+    (the treated population's modality mix, for the treatment cost, is the cells'). So
+    QALYs and costs are for the population the cells describe (the cohort's population
+    table by default: the NDTMS-like treated population).
+
+    Parameters
+    ----------
+    fit : Fit
+    population : DataFrame, optional
+        Population cells with ``count`` and the model's cell variables (``modality`` when
+        the model has modalities); default the cohort's population table.
+    cohort : Cohort, optional
+        Default ``fit.cohort``: the persons' covariates (the cells' design).
+    n_nodes : int
+        Gauss-Hermite nodes per predictor.
+    chunk_bytes : int
+        Memory budget of one draws x cells x nodes array.
+
+    Returns
+    -------
+    Paths
+        ``labels``: ``weighting="mrp"``, ``population="target"``; ``delta`` None.
+
+    Raises
+    ------
+    FitError
+        Without a cohort, with ``baseline="covariate"`` or persons not in the cohort.
+    CohortError
+        Cells without ``count``, or without a variable the model needs.
+    """
+    import pandas as pd
+
+    from dtors_bayes.exceptions import CohortError
+    from dtors_bayes.models.sampling import stack_draws
+    from dtors_bayes.weighting.mrp import cell_design, mrp_draws
+
+    cohort = cohort if cohort is not None else fit.cohort
+    if cohort is None:
+        raise FitError("outcome_paths(weighting='mrp') needs the cohort (the persons' "
+                       "covariates give the cells' design): pass cohort=")
+    if fit.model.baseline == "covariate":
+        raise FitError("outcome_paths(weighting='mrp') is not available with "
+                       "baseline='covariate': population cells carry no intake outcome; use "
+                       "baseline='outcome' or another weighting")
+    if population is not None and not isinstance(population, pd.DataFrame):
+        raise SpecError("outcome_paths(weighting='mrp'): weights= must be a population "
+                        f"DataFrame of cells with 'count' (or None); got "
+                        f"{type(population).__name__}")
+    cells = getattr(cohort, "population", None) if population is None else population
+    if cells is None or "count" not in cells.columns:
+        raise CohortError("outcome_paths(weighting='mrp') needs population cells with a "
+                          "'count' column (the cohort's population table, or weights=)")
+    cells = cells[cells["count"] > 0].reset_index(drop=True)
+    design = fit.design
+    idx = pd.Index(cohort.persons["person_id"]).get_indexer(pd.Index(design.person_ids))
+    if (idx < 0).any():
+        raise FitError("outcome_paths(weighting='mrp'): the fit's persons are not all in this "
+                       "cohort")
+    persons = cohort.persons.iloc[idx].reset_index(drop=True)
+    draws = mrp_draws(fit, cells, cell_design(fit, cells, persons), n_nodes=n_nodes,
+                      modalities=True, contrast_list=[], chunk_bytes=chunk_bytes)
+    _, n_chain, n_draw = stack_draws(fit.tree)
+    n = n_chain * n_draw
+    options, values, months = _from_draws(draws, design, n)
+    labels = list(design.modality_labels)
+    counts = cells["count"].to_numpy(float)
+    if "modality" in cells.columns and len(labels) > 1:
+        cm = cells["modality"].astype(str).to_numpy()
+        share = np.array([counts[cm == m].sum() for m in labels]) / counts.sum()
+    else:
+        share = np.ones(len(labels)) / len(labels)   # one modality (mrp_draws checks)
+    return Paths(outcome=fit.outcome, options=options, months=months, values=values,
+                 shares=np.broadcast_to(share, (n, len(labels))).copy(), modalities=labels,
+                 n_chain=n_chain, n_draw=n_draw, delta=None,
+                 labels={"weighting": "mrp", "population": "target",
+                         "attrition": fit.model.attrition_label})
+
+
 def outcome_paths(fit, *, weighting: str = "none", weights: Any = None, cohort=None,
                   delta: Any = None, seed: int | None = 0,
-                  chunk_bytes: int = 128 * 2**20) -> Paths:
+                  chunk_bytes: int = 128 * 2**20, n_nodes: int = 30) -> Paths:
     r"""Draws of the population mean of ``mu`` at each wave, treated and per modality.
 
     Parameters
@@ -140,19 +266,39 @@ def outcome_paths(fit, *, weighting: str = "none", weights: Any = None, cohort=N
     fit : Fit
         A fitted change model (any family; eq5d utility for QALYs, a binary offending
         outcome for crime costs).
-    weighting : {"none", "fixed", "propagated"}
-        Person weights, as :meth:`Fit.estimate` (``weights``, ``cohort`` likewise).
+    weighting : {"none", "fixed", "propagated", "mrp"}
+        Person weights, as :meth:`Fit.estimate` (``weights``, ``cohort`` likewise);
+        ``"mrp"`` poststratifies to population cells instead (:func:`mrp_paths`; ``weights``
+        may then be a population DataFrame used instead of the cohort's table).
     delta : None, float, (mean, sd) or array of S draws
         Pattern-mixture shift (link scale) of the cells not interviewed
         (:mod:`dtors_bayes.attrition.pattern_mixture`); ``(mean, sd)`` draws one shift per
-        posterior draw from a normal prior (seeded by ``seed``).
+        posterior draw from a normal prior (seeded by ``seed``). Not with ``"mrp"``.
     seed : int, optional
         Seed of the delta draws and of propagated weight draws made here.
+    n_nodes : int
+        Gauss-Hermite nodes of MRP's integral over the random effects (``"mrp"`` only).
 
     Returns
     -------
     Paths
+
+    Raises
+    ------
+    SpecError
+        ``delta=`` with ``weighting="mrp"``: the pattern-mixture shift moves the modelled
+        persons' cells that were not interviewed, and MRP averages population cells, which
+        have no interview pattern.
     """
+    if weighting == "mrp":
+        if delta is not None:
+            raise SpecError("outcome_paths: delta= is not available with weighting='mrp': the "
+                            "pattern-mixture shift moves the modelled persons' cells not "
+                            "interviewed, and MRP averages population cells (no interview "
+                            "pattern); drop delta= or use weighting 'none', 'fixed' or "
+                            "'propagated'")
+        return mrp_paths(fit, population=weights, cohort=cohort, n_nodes=n_nodes,
+                         chunk_bytes=min(chunk_bytes, 64 * 2**20))
     from dtors_bayes.estimands.engine import assemble_estimands
     from dtors_bayes.estimands.shifts import shifted_levels
     from dtors_bayes.models.sampling import stack_draws
@@ -172,16 +318,8 @@ def outcome_paths(fit, *, weighting: str = "none", weights: Any = None, cohort=N
     draws = assemble_estimands(fit.model, fit.design, level[0, 0], own[0, 0], adj[0, 0],
                                spec, [])
     design = fit.design
-    waves = sorted({k[1] for k in draws if k[0] == "level"})
     labels = design.modality_labels
-    mods = [m for m in labels
-            if all(("adjusted_level", w, m, "") in draws for w in waves)] if len(labels) > 1 \
-        else []
-    options = [TREATED, *mods]
-    values = np.stack([np.column_stack([draws[("level", w, "", "")] for w in waves])]
-                      + [np.column_stack([draws[("adjusted_level", w, m, "")] for w in waves])
-                         for m in mods], axis=1)
-    months = np.array([design.schedule[w] for w in waves], dtype=float)
+    options, values, months = _from_draws(draws, design, n)
     onehot = (design.modality[:, None] == np.arange(len(labels))[None]).astype(float)
     w = spec.values
     if w is None:
@@ -200,4 +338,4 @@ def outcome_paths(fit, *, weighting: str = "none", weights: Any = None, cohort=N
                                   "attrition": att})
 
 
-__all__ = ["TREATED", "Paths", "delta_draws", "outcome_paths", "weight_spec"]
+__all__ = ["TREATED", "Paths", "delta_draws", "mrp_paths", "outcome_paths", "weight_spec"]

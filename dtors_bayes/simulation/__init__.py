@@ -4,6 +4,10 @@
   modalities, case mix) and biased recruitment into the cohort;
 - :mod:`~dtors_bayes.simulation.truth`: the outcome process, its calibration to the published
   DTORS figures, and the true estimands (the oracle of every recovery and coverage study);
+- :mod:`~dtors_bayes.simulation.confounder`: the true confounding functions of the
+  unmeasured confounder U and the contrasts that adjustment for the covariates targets;
+- :mod:`~dtors_bayes.simulation.modifiers` and :mod:`~dtors_bayes.simulation.economics`: the
+  subgroup truth and the economic truth (true QALY and crime paths);
 - :mod:`~dtors_bayes.simulation.generate`: :func:`simulate_cohort` (outcomes, interview
   dates, MCAR / MAR / MNAR attrition);
 - :mod:`~dtors_bayes.simulation.bundle`: the bundled cohort as files (``example/``, shipped

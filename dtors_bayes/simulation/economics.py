@@ -23,10 +23,26 @@ recruited persons), in the tidy form of :attr:`Truth.estimands` with ``outcome="
 ``modality``), ``inc_qaly``, ``inc_cost_health``, ``inc_cost_societal``, ``inb_health_<k>``,
 ``inb_societal_<k>`` (each option against no treatment, in ``contrast``: ``"o - no_treatment"``).
 
-The outcome model is rebuilt by replaying the simulator's first draws from its seed
-(population, recruitment, outcome parameters): :func:`outcome_model` checks that it
-reproduces the cohort's stored ``mu`` at intake and raises if the simulator's draw order has
-changed.
+Where the paths come from
+-------------------------
+:func:`simulate_cohort <dtors_bayes.simulation.generate.simulate_cohort>` records them when
+it draws the cohort (:func:`potential_paths`, in ``truth.paths``): for population ``P``
+(``target``: every simulated person; ``sample``: the recruited ones), outcome ``k``, option
+``o`` and schedule month ``t``,
+
+.. math::
+
+    \bar\mu_{k,o}(t) = \frac{1}{|P|} \sum_{i \in P} \mu_{ik}(t; z = o),
+
+with ``z = o`` the person's own modality for ``o = "treated"``, together with the modality
+shares ``pi_m = |{i in P: z_i = m}| / |P|``. So the truth is a function of the stored
+simulation, not of re-running its random draws. ``source="replay"`` (and, for a
+:class:`~dtors_bayes.simulation.truth.Truth` read back from JSON, which has no paths,
+``"auto"``) rebuilds the outcome model instead by replaying the simulator's first draws from
+its seed (population, recruitment, outcome parameters, the modifier shift):
+:func:`outcome_model` checks that it reproduces the cohort's stored ``mu`` at intake and at
+the follow-ups and raises if the simulator's draw order has changed. The tests compare the
+stored and replayed truth.
 """
 
 from __future__ import annotations
@@ -37,10 +53,71 @@ import numpy as np
 import pandas as pd
 
 from dtors_bayes import constants
+from dtors_bayes.exceptions import SpecError
 from dtors_bayes.simulation.population import recruit, simulate_population
 from dtors_bayes.simulation.truth import SCHEDULE, OutcomeModel
 
 NONE, TREATED = "no_treatment", "treated"
+SOURCES = ("auto", "stored", "replay")
+PATH_COLUMNS = ["outcome", "population", "option", "wave", "months", "value", "share"]
+
+
+def potential_paths(model: OutcomeModel, sample_rows: np.ndarray,
+                    outcomes: Sequence[str]) -> pd.DataFrame:
+    r"""True mean paths per outcome, population and option at the schedule months.
+
+    Parameters
+    ----------
+    model : OutcomeModel
+        The simulator's outcome model (with its confounder and modifier shift, if any).
+    sample_rows : ndarray of int
+        Population rows of the recruited persons.
+    outcomes : sequence of str
+        Outcomes to record.
+
+    Returns
+    -------
+    DataFrame
+        :data:`PATH_COLUMNS`: ``value`` is :math:`\bar\mu_{k,o}(t)` (module notes) for
+        ``option`` ``"treated"`` and each modality present in the population, ``share`` the
+        modality's share ``pi_m`` (1 for ``"treated"``), ``population`` ``"target"`` or
+        ``"sample"``.
+    """
+    months = [SCHEDULE[t] for t in sorted(SCHEDULE)]
+    records = []
+    for pop, rows in (("target", np.arange(model.n)), ("sample", np.asarray(sample_rows))):
+        for k in outcomes:
+            options, values, shares = true_paths(model, rows, k)
+            mods = list(constants.DTORS_MODALITIES)
+            for o, row in zip(options, values, strict=True):
+                share = 1.0 if o == TREATED else float(shares[mods.index(o)])
+                for t, (w, m) in enumerate(zip(sorted(SCHEDULE), months, strict=True)):
+                    records.append((k, pop, o, int(w), float(m), float(row[t]), share))
+    return pd.DataFrame.from_records(records, columns=PATH_COLUMNS)
+
+
+def stored_paths(sim, outcome: str, population: str
+                 ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Options, mean paths (O, T) and modality shares (M,) from ``sim.truth.paths``.
+
+    Raises
+    ------
+    KeyError
+        If the simulation recorded no paths for ``outcome`` (e.g. a truth read from JSON, or
+        an outcome not kept): use ``source="replay"``.
+    """
+    tab = getattr(sim.truth, "paths", None)
+    if tab is None or tab.empty or not ((tab.outcome == outcome)
+                                        & (tab.population == population)).any():
+        raise KeyError(f"the simulation stored no true paths of {outcome!r} "
+                       f"({population}); economic_truth(source='replay') rebuilds them")
+    sel = tab[(tab.outcome == outcome) & (tab.population == population)]
+    options = list(dict.fromkeys(sel["option"]))
+    wide = sel.pivot(index="option", columns="wave", values="value").loc[options]
+    mods = list(constants.DTORS_MODALITIES)
+    share = sel.drop_duplicates("option").set_index("option")["share"]
+    shares = np.array([float(share.get(m, 0.0)) for m in mods])
+    return options, wide.to_numpy(dtype=float), shares
 
 
 def outcome_model(sim) -> tuple[OutcomeModel, np.ndarray]:
@@ -61,14 +138,21 @@ def outcome_model(sim) -> tuple[OutcomeModel, np.ndarray]:
     rows = recruit(rng, pop, s["n_persons"], s["recruitment_bias"])
     model = OutcomeModel(rng, pop, **({"confounder": attrs.get("confounder"),
                                        "confounder_strength": strength} if strength else {}))
+    if s.get("modifier_effects"):
+        from dtors_bayes.simulation.modifiers import modifier_shift
+
+        model.modifier_shift = modifier_shift(s["modifier_effects"], pop)
     comp = sim.truth.complete
     for k in s["outcomes"]:
         col = f"mu_{k}"
         if col in comp:
-            stored = comp.loc[comp["wave"] == 0, col].to_numpy()
-            if not np.allclose(model.mu(k, rows, 0.0), stored, rtol=1e-9, atol=1e-12):
-                raise RuntimeError("economic truth: replaying the simulator did not reproduce "
-                                   f"{col}; the simulator's draw order changed")
+            for w in (0, 2):   # intake, and a follow-up (modifier and confounder terms)
+                sel = comp[comp["wave"] == w]
+                mu = model.mu(k, rows, sel["months"].to_numpy())
+                if not np.allclose(mu, sel[col].to_numpy(), rtol=1e-9, atol=1e-12):
+                    raise RuntimeError("economic truth: replaying the simulator did not "
+                                       f"reproduce {col} at wave {w}; the simulator's draw "
+                                       "order changed (use the stored truth.paths)")
             break
     return model, rows
 
@@ -107,8 +191,8 @@ def economic_truth(sim, *, treatment_cost: float | Mapping[str, float],
                    crime_unit_cost: float = 0.0, stolen_value: float = 0.0,
                    crime_costs: str = "loss", theta: float = 0.0,
                    wtp: Sequence[float] = (20000.0, 30000.0), horizon: float = 12.0,
-                   utility: str = "eq5d", offending: str | None = "acquisitive_crime"
-                   ) -> pd.DataFrame:
+                   utility: str = "eq5d", offending: str | None = "acquisitive_crime",
+                   source: str = "auto") -> pd.DataFrame:
     """True QALYs, incremental costs and incremental net benefit per option (tidy rows).
 
     Parameters
@@ -127,23 +211,45 @@ def economic_truth(sim, *, treatment_cost: float | Mapping[str, float],
         Months.
     offending : str or None
         The offending outcome (None: no crime costs).
+    source : {"auto", "stored", "replay"}
+        Where the true mean paths come from: ``"stored"``, the simulation's ``truth.paths``
+        (recorded by ``simulate_cohort``); ``"replay"``, the outcome model rebuilt from the
+        seed (:func:`outcome_model`); ``"auto"`` (default), stored when recorded, else replay.
 
     Returns
     -------
     DataFrame
         ``outcome, estimand, wave, modality, contrast, population, value``.
     """
-    model, sample = outcome_model(sim)
+    if source not in SOURCES:
+        raise SpecError(f"source={source!r}; allowed: {', '.join(SOURCES)}")
+    if crime_costs not in ("loss", "transfer"):
+        raise SpecError(f"crime_costs={crime_costs!r}; allowed: 'loss', 'transfer'")
+    wanted = [utility] + ([offending] if offending is not None else [])
+    tab = getattr(sim.truth, "paths", None)
+    have = (tab is not None and not tab.empty
+            and all((tab.outcome == k).any() for k in wanted))
+    if source == "stored" and not have:
+        raise KeyError(f"economic_truth(source='stored'): the simulation stored no true paths "
+                       f"of {wanted}; use source='replay'")
+    if source == "replay" or (source == "auto" and not have):
+        model, sample = outcome_model(sim)
+
+        def paths_of(k, pop):
+            return true_paths(model, np.arange(model.n) if pop == "target" else sample, k)
+    else:
+        def paths_of(k, pop):
+            return stored_paths(sim, k, pop)
     months = np.array([SCHEDULE[t] for t in sorted(SCHEDULE)])
     mods = list(constants.DTORS_MODALITIES)
     per_month = crime_unit_cost * ((1.0 - stolen_value) if crime_costs == "transfer" else 1.0)
     records = []
-    for pop, rows in (("target", np.arange(model.n)), ("sample", sample)):
-        options, up, shares = true_paths(model, rows, utility)
+    for pop in ("target", "sample"):
+        options, up, shares = paths_of(utility, pop)
         opts = [NONE, *options]
         qaly = _area(_adjusted(up, theta), months, horizon)
         if offending is not None:
-            _, cp, _ = true_paths(model, rows, offending)
+            _, cp, _ = paths_of(offending, pop)
             crime = 12.0 * _area(_adjusted(cp, theta), months, horizon) * per_month
         else:
             crime = np.zeros(len(opts))
@@ -174,4 +280,5 @@ def economic_truth(sim, *, treatment_cost: float | Mapping[str, float],
         columns=["outcome", "estimand", "wave", "modality", "contrast", "population", "value"])
 
 
-__all__ = ["economic_truth", "outcome_model", "true_paths"]
+__all__ = ["PATH_COLUMNS", "SOURCES", "economic_truth", "outcome_model", "potential_paths",
+           "stored_paths", "true_paths"]

@@ -234,8 +234,11 @@ def simulate_cohort(
         modality choice, since recruitment favours prescribing); at 0 (default) the output
         is unchanged. The true estimands
         are the causal ones (U included in every potential outcome); the true confounding
-        functions ``c(a, a')`` are in ``truth.confounding``
-        (:func:`dtors_bayes.simulation.truth.confounding_truth`).
+        functions ``c(a, a')`` given the covariates are in ``truth.confounding``
+        (:func:`dtors_bayes.simulation.confounder.confounding_truth`), and
+        ``truth.estimands`` adds the contrasts that adjustment for the covariates alone
+        targets (``estimand = "modality_contrast_given_x"``,
+        :func:`dtors_bayes.simulation.confounder.given_x_contrasts`).
     modifier_effects : dict, optional
         Effect modification by person columns, ``{column: {level: effect}}``, e.g.
         ``{"referral_route": {"criminal_justice": 0.5}}``: ``effect * harm * scale`` is added
@@ -248,7 +251,9 @@ def simulate_cohort(
     -------
     SimulatedCohort
         ``persons``, ``interviews``, ``population`` (cell counts), ``truth``, ``settings``
-        and, lazily, ``cohort``.
+        and, lazily, ``cohort``. ``truth.paths`` records the true mean paths of every kept
+        outcome per option (:func:`dtors_bayes.simulation.economics.potential_paths`), from
+        which the economic truth is computed without replaying the draws.
     """
     outcomes = list(OUTCOME_FAMILIES) if outcomes is None else list(outcomes)
     if response_counts is None:
@@ -451,12 +456,14 @@ def simulate_cohort(
     pop_persons["severity"] = model.severity
     confounding = pd.DataFrame()
     if confounder_strength:
-        from dtors_bayes.simulation.truth import CONFOUNDER_OUTCOME, confounding_truth
+        from dtors_bayes.simulation.confounder import confounding_truth, given_x_contrasts
+        from dtors_bayes.simulation.truth import CONFOUNDER_OUTCOME
 
         pop_persons["confounder"] = conf_attrs["confounder"]
         confounding = confounding_truth(model, conf_attrs["modality_logit_base"],
                                         conf_attrs["confounder_loadings"],
                                         float(confounder_strength), rows, outcomes)
+        est = pd.concat([est, given_x_contrasts(est, confounding)], ignore_index=True)
         params["unmeasured_confounder"] = {
             "strength": float(confounder_strength),
             "modality_loadings": conf_attrs["confounder_loadings"],
@@ -473,9 +480,11 @@ def simulate_cohort(
             "enters": "effect * harm * modality_scale in every outcome's main linear "
                       "predictor at follow-up months (after calibration)"}
         subgroups = subgroup_truth(model, pop, rows, list(modifier_effects), outcomes)
+    from dtors_bayes.simulation.economics import potential_paths
+
     truth = Truth(params=params, complete=complete, estimands=est,
                   population_persons=pop_persons, confounding=confounding,
-                  subgroups=subgroups)
+                  subgroups=subgroups, paths=potential_paths(model, rows, outcomes))
     return SimulatedCohort(persons=persons, interviews=interviews,
                            population=population_table(pop), truth=truth, settings=settings)
 

@@ -132,7 +132,7 @@ def simulate_population(
     (loadings ``l_z`` = :data:`CONFOUNDER_MODALITY`); the intercepts are solved with it. The
     frame then carries ``attrs["modality_logit_base"]`` (the logit without U, intercepts
     included, rows in frame order) and ``attrs["confounder"]`` (U in frame order), from
-    which :func:`dtors_bayes.simulation.truth.confounding_truth` integrates U out. At
+    which :func:`dtors_bayes.simulation.confounder.confounding_truth` integrates U out. At
     strength 0 nothing changes: not one draw of ``rng``.
 
     Returns the population frame (columns ``pop_index, site_id, area_id, age, age_group,

@@ -399,81 +399,6 @@ def estimands(model: OutcomeModel, sample_rows: np.ndarray) -> pd.DataFrame:
     )
 
 
-def confounding_truth(model: OutcomeModel, base_logit: np.ndarray, loadings: dict[str, float],
-                      strength: float, sample_rows: np.ndarray, outcomes,
-                      nodes: int = 24) -> pd.DataFrame:
-    r"""The true confounding functions of the unmeasured confounder U, U integrated out.
-
-    For person i (covariates, site and the other latent effects fixed, all independent of
-    U ~ N(0, 1)), modality choice ``P(A = a' | i, u) = softmax(base_i + strength l u)`` and
-    potential expectations ``mu_a,t(i, u)``; Gauss-Hermite quadrature over u gives
-
-    .. math::
-
-        E[Y_t(a) \mid A = a', i] = \frac{\int \mu_{a,t}(i, u) P(a' \mid i, u) \phi(u) du}
-            {\pi_{a'}(i)}, \quad \pi_{a'}(i) = \int P(a' \mid i, u) \phi(u) du,
-
-        c_t(a, a'; i) = E[Y_t(a) \mid A = a, i] - E[Y_t(a) \mid A = a', i],\qquad
-        \bar c_t(a, a') = \frac{\sum_i \pi_{a'}(i) c_t(a, a'; i)}{\sum_i \pi_{a'}(i)}.
-
-    With the empirical shares ``pibar_a' = mean_i pi_a'(i)``,
-    ``E[Y_t(a)] = E_i[mu_a,t(i)] - sum_a' pibar_a' cbar_t(a, a')`` holds exactly, so the
-    sensitivity analysis of :mod:`dtors_bayes.causal.confounding` at these values recovers the
-    causal contrast. Also given: the scores ``s_a = E[U | A = a]`` and the least-squares
-    strength ``gamma = sum (s_a - s_a') cbar(a, a') / sum (s_a - s_a')^2`` of the
-    parameterisation ``c(a, a') = gamma (s_a - s_a')``.
-
-    Returns
-    -------
-    DataFrame
-        ``outcome, wave, population, modality, other, c, share_other, score_modality,
-        score_other, gamma`` (``other`` is a'; rows for a != a').
-    """
-    from numpy.polynomial.hermite_e import hermegauss
-    from scipy.special import softmax
-
-    mods = constants.DTORS_MODALITIES
-    u, wq = hermegauss(nodes)
-    wq = wq / wq.sum()
-    load = np.array([loadings[z] for z in mods])
-    prob = softmax(base_logit[:, None, :] + strength * u[None, :, None] * load[None, None, :],
-                   axis=2)                                    # (n, Q, M)
-    pi = np.einsum("q,nqm->nm", wq, prob)
-    eu = np.einsum("q,q,nqm->nm", wq, u, prob)
-    rows_all = np.arange(model.n)
-    rep = np.repeat(rows_all, nodes)
-    uu = np.tile(u, model.n)
-    records = []
-    for k in outcomes:
-        fam = FAMILIES[model.params[k]["family"]]
-        for t in sorted(SCHEDULE)[1:]:
-            cond = np.empty((model.n, len(mods), len(mods)))     # [i, a, a']
-            for a in range(len(mods)):
-                mu = fam.mean(model.etas(k, rep, SCHEDULE[t], z=a, u=uu),
-                              model.params[k]["aux"], TRIALS.get(k, 28)).reshape(model.n, nodes)
-                cond[:, a, :] = np.einsum("q,nq,nqm->nm", wq, mu, prob) / pi
-            for pop, rows in (("target", rows_all), ("sample", sample_rows)):
-                p = pi[rows]
-                score = eu[rows].sum(0) / p.sum(0)
-                cbar = np.empty((len(mods), len(mods)))
-                for a in range(len(mods)):
-                    ci = cond[rows, a, a][:, None] - cond[rows, a, :]
-                    cbar[a] = (p * ci).sum(0) / p.sum(0)
-                ds = score[:, None] - score[None, :]
-                off = ~np.eye(len(mods), dtype=bool)
-                gamma = float((ds[off] * cbar[off]).sum() / (ds[off] ** 2).sum())
-                share = p.mean(0)
-                for a, za in enumerate(mods):
-                    for b, zb in enumerate(mods):
-                        if a != b:
-                            records.append((k, t, pop, za, zb, float(cbar[a, b]),
-                                            float(share[b]), float(score[a]),
-                                            float(score[b]), gamma))
-    return pd.DataFrame.from_records(records, columns=[
-        "outcome", "wave", "population", "modality", "other", "c", "share_other",
-        "score_modality", "score_other", "gamma"])
-
-
 def _round_floats(obj, digits: int = 12):
     if isinstance(obj, float):
         return None if not np.isfinite(obj) else float(f"{obj:.{digits}g}")
@@ -508,11 +433,20 @@ class Truth:
         The simulated NDTMS-like population (one row per person; not written to JSON).
     confounding : pandas.DataFrame
         With an unmeasured confounder (``confounder_strength != 0``): the true confounding
-        functions :func:`confounding_truth`; empty otherwise (not written to JSON).
+        functions given the covariates
+        (:func:`dtors_bayes.simulation.confounder.confounding_truth`); empty otherwise (not
+        written to JSON).
     subgroups : pandas.DataFrame
         With ``modifier_effects``: the true subgroup estimands
         (:func:`dtors_bayes.simulation.modifiers.subgroup_truth`); empty otherwise (not
         written to JSON).
+    paths : pandas.DataFrame
+        The true population mean paths the economic truth is built from
+        (:func:`dtors_bayes.simulation.economics.potential_paths`): ``outcome, population,
+        option, wave, months, value, share``, with ``option`` ``"treated"`` (own modality) or
+        a modality given to everyone, at the schedule months; recorded when the cohort is
+        simulated, so :func:`dtors_bayes.simulation.economics.economic_truth` needs no
+        replay of the random draws (not written to JSON).
     """
 
     params: dict
@@ -521,6 +455,7 @@ class Truth:
     population_persons: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     confounding: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     subgroups: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    paths: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def confounding_bias(self, outcome: str, wave: int, modality: str,
                          population: str = "sample") -> float:

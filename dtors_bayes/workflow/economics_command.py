@@ -16,8 +16,12 @@ Settings (every key optional)::
                  crime_costs ("loss" | "transfer"), horizon (months), seed
     [costs]      treatment (a distribution, or a table modality -> distribution),
                  crime_unit_cost, stolen_value (distributions), care (table option -> distribution)
-    [paths]      weighting ("none" | "fixed" | "propagated"), delta_utility, delta_crime
-                 (a number, or {dist = "normal", mean, sd}: the pattern-mixture shift)
+    [paths]      weighting ("none" | "fixed" | "propagated" | "mrp"), delta_utility,
+                 delta_crime (a number, or {dist = "normal", mean, sd}: the pattern-mixture
+                 shift; not with "mrp"), pairing ("index" | "estimated" | a number in
+                 [-1, 1]: how the crime fit's draws are paired with the utility fit's;
+                 "estimated" rank-couples at the person-level correlation of the two fits'
+                 data, :func:`dtors_bayes.economics.pairing.pairing_correlation`)
     [decision]   wtp (array, or {from, to, n}), threshold, reference, option, options,
                  perspectives (array of "health", "societal"), ci_prob
     [evppi]      inputs (array), groups (table name -> array), wtp (array)
@@ -27,7 +31,11 @@ A distribution is a number (fixed) or a table ``{dist = "gamma", mean = 5000, sd
 ``uniform``: ``low``, ``high``), :mod:`dtors_bayes.economics.inputs`.
 
 Output folder: ``economics_summary.csv``, ``economics_cea.csv``, ``economics_frontier.csv``,
-``economics_assumptions.csv``, ``economics_evppi.csv`` (with ``[evppi]``), the figures
+``economics_assumptions.csv``, ``economics_evppi.csv`` (with ``[evppi]``),
+``economics_pairing.csv`` (with a crime fit: the societal net benefit at the threshold under
+index pairing and rank coupling at -1, the estimated correlation and its interval, and +1,
+:func:`dtors_bayes.economics.evaluation.pairing_sensitivity`; summarised in the ``pairing``
+assumption), the figures
 ``ce_plane_<perspective>.png``, ``ceac_<perspective>.png``, ``evpi_<perspective>.png`` and
 ``economics.json`` (settings, fits and figure captions), which
 :func:`load_results` reads back for ``dtors-bayes report --economics``.
@@ -55,7 +63,7 @@ DIST_PARAMS = {"fixed": ("value",), "normal": ("mean", "sd"), "gamma": ("mean", 
 PERSPECTIVES = ("health", "societal")
 DEFAULT_WTP = [float(x) for x in range(0, 150001, 5000)]
 KNOWN_INPUTS = ("improvement", "treatment_cost", "crime_unit_cost", "stolen_value")
-TABLES = ("summary", "cea", "frontier", "evppi", "assumptions")
+TABLES = ("summary", "cea", "frontier", "evppi", "assumptions", "pairing")
 
 
 # ---------------------------------------------------------------------- value checks
@@ -154,6 +162,12 @@ def _treatment(v):
     return _table_of(dist_problem, "modality = distribution")(v)
 
 
+def _pairing(v):
+    if v in ("index", "estimated") or (_num(v) and -1 <= v <= 1):
+        return None
+    return f"expected \"index\", \"estimated\" or a number in [-1, 1], got {type_name(v)} {v!r}"
+
+
 def _delta(v):
     if _num(v) or (isinstance(v, dict) and v.get("dist") in ("fixed", "normal")):
         return dist_problem(v)
@@ -168,8 +182,8 @@ SCHEMA: dict[str, dict[str, Callable[[Any], str | None]]] = {
     "costs": {"treatment": _treatment, "crime_unit_cost": dist_problem,
               "stolen_value": dist_problem,
               "care": _table_of(dist_problem, "option = distribution")},
-    "paths": {"weighting": _choice("none", "fixed", "propagated"), "delta_utility": _delta,
-              "delta_crime": _delta},
+    "paths": {"weighting": _choice("none", "fixed", "propagated", "mrp"),
+              "delta_utility": _delta, "delta_crime": _delta, "pairing": _pairing},
     "decision": {"wtp": _wtps, "threshold": _positive, "reference": _string, "option": _string,
                  "options": _strings, "perspectives": _strings, "ci_prob": _probability},
     "evppi": {"inputs": _strings, "groups": _table_of(_strings, "name = [inputs]"),
@@ -189,6 +203,12 @@ def check_settings(data: Mapping[str, Any]) -> list[str]:
         if cf == "carried_on" and "improvement" in eco:
             problems.append("[economics] improvement is only used with counterfactual = "
                             "\"spontaneous_improvement\"")
+    pth = data.get("paths", {})
+    if isinstance(pth, dict) and pth.get("weighting") == "mrp":
+        for k in ("delta_utility", "delta_crime"):
+            if k in pth:
+                problems.append(f"[paths] {k} is not available with weighting = \"mrp\" "
+                                "(population cells have no interview pattern to shift)")
     if isinstance(dec, dict) and isinstance(dec.get("perspectives"), list):
         bad = [p for p in dec["perspectives"] if p not in PERSPECTIVES]
         if bad:
@@ -270,8 +290,13 @@ def run_economics(settings: Mapping[str, Any], utility_fit, crime_fit=None, *, c
                         f"acquisitive_crime); got family {crime_fit.model.family!r}")
     if crime_fit is None and "delta_crime" in pth:
         raise SpecError("[paths] delta_crime is set but no crime fit was given (--crime)")
+    if crime_fit is None and pth.get("pairing", "index") != "index":
+        raise SpecError("[paths] pairing is set but no crime fit was given (--crime)")
     seed = int(eco.get("seed", 0))
     weighting = pth.get("weighting", "none")
+    if weighting == "mrp" and cohort is None and getattr(utility_fit, "cohort", None) is None:
+        raise SpecError("[paths] weighting = \"mrp\" needs the data the fits were made from "
+                        "(--data): the persons' covariates and the population cells")
     pu = outcome_paths(utility_fit, weighting=weighting, cohort=cohort,
                        delta=_delta_value(pth.get("delta_utility")), seed=seed)
     pc = None if crime_fit is None else outcome_paths(
@@ -287,14 +312,30 @@ def run_economics(settings: Mapping[str, Any], utility_fit, crime_fit=None, *, c
     else:
         treat = to_input(treat)
     cf = eco.get("counterfactual", "carried_on")
-    ed = economic_draws(
-        pu, pc, treatment_cost=treat,
-        crime_unit_cost=to_input(costs.get("crime_unit_cost", 0.0)),
-        stolen_value=to_input(costs.get("stolen_value", 0.0)),
-        crime_costs=eco.get("crime_costs", "loss"),
-        care_costs={o: to_input(v) for o, v in costs.get("care", {}).items()} or None,
-        counterfactual=cf, improvement=to_input(eco["improvement"]) if "improvement" in eco
-        else None, horizon=eco.get("horizon"), seed=seed)
+    draw_kw = {
+        "treatment_cost": treat,
+        "crime_unit_cost": to_input(costs.get("crime_unit_cost", 0.0)),
+        "stolen_value": to_input(costs.get("stolen_value", 0.0)),
+        "crime_costs": eco.get("crime_costs", "loss"),
+        "care_costs": {o: to_input(v) for o, v in costs.get("care", {}).items()} or None,
+        "counterfactual": cf,
+        "improvement": to_input(eco["improvement"]) if "improvement" in eco else None,
+        "horizon": eco.get("horizon"), "seed": seed}
+    pairing, corr = pth.get("pairing", "index"), None
+    if pc is not None:
+        from dtors_bayes.economics.pairing import pairing_correlation
+
+        try:
+            corr = pairing_correlation(utility_fit, crime_fit)
+        except SpecError as err:
+            if pairing == "estimated":
+                raise SpecError(f"[paths] pairing = \"estimated\": {err}") from None
+            note(f"note: no person-level correlation of utility and offending ({err})")
+        if pairing == "estimated":
+            pairing = corr["r"]
+            note(f"note: crime draws rank-coupled to the utility draws at the person-level "
+                 f"correlation r = {pairing:+.3f} ({corr['n_persons']} complete persons)")
+    ed = economic_draws(pu, pc, pairing=pairing, **draw_kw)
     options = list(dec.get("options", [NONE, TREATED]))
     option = dec.get("option", TREATED if TREATED in options else options[-1])
     reference = dec.get("reference", NONE)
@@ -334,6 +375,10 @@ def run_economics(settings: Mapping[str, Any], utility_fit, crime_fit=None, *, c
         figures.append((f"evpi_{p}", plots.evpi_plot(t, evppi=v), f"Value of information "
                         f"({label}): EVPI per person over willingness to pay"
                         + (", with EVPPI of the inputs named" if v is not None else "")))
+    if pc is not None:
+        pair = _pairing_table(pu, pc, corr, threshold=threshold, option=option,
+                              ci_prob=ci_prob, **draw_kw)
+        ed.assumptions["pairing"] += "; " + _pairing_text(pair, threshold)
     tables = {"summary": ed.summary(option=option, ci_prob=ci_prob),
               "cea": pd.concat(cea, ignore_index=True),
               "frontier": pd.concat(front, ignore_index=True),
@@ -341,11 +386,37 @@ def run_economics(settings: Mapping[str, Any], utility_fit, crime_fit=None, *, c
                                            "value": list(ed.assumptions.values())})}
     if evppi:
         tables["evppi"] = pd.concat(evppi, ignore_index=True)
+    if pc is not None:
+        tables["pairing"] = pair
     meta = {"name": eco.get("name", ""), "description": eco.get("description", ""),
             "option": option, "reference": reference, "threshold": threshold,
             "perspectives": persps, "ci_prob": ci_prob, "assumptions": ed.assumptions,
-            "figures": [[n, alt] for n, _, alt in figures], "settings": dict(settings)}
+            "figures": [[n, alt] for n, _, alt in figures], "settings": dict(settings),
+            "pairing_correlation": corr}
     return {"draws": ed, "tables": tables, "figures": figures, "meta": meta}
+
+
+def _pairing_table(pu, pc, corr, *, threshold: float, option: str, ci_prob: float,
+                   **draw_kw):
+    """Societal net benefit at the threshold under index pairing and rank coupling at -1,
+    the estimated correlation's interval and point, and +1 (``corr`` may be None)."""
+    from dtors_bayes.economics.evaluation import pairing_sensitivity
+
+    rhos = [-1.0, 1.0]
+    if corr is not None:
+        rhos += [float(corr[k]) for k in ("ci_lb", "r", "ci_ub") if math.isfinite(corr[k])]
+    return pairing_sensitivity(pu, pc, rank_correlations=sorted(set(rhos)), wtp=threshold,
+                               option=option, perspective="societal", ci_prob=ci_prob,
+                               **draw_kw)
+
+
+def _pairing_text(t, threshold: float) -> str:
+    """One line of the pairing sensitivity (for the assumptions and the report)."""
+    r = t[t["pairing"] == "rank"].set_index("rank_correlation")["width_ratio"]
+    return (f"rank-coupling sensitivity of the societal net benefit at GBP {threshold:,.0f}: "
+            f"interval width x{r.get(-1.0, math.nan):.2f} (rho = -1) to "
+            f"x{r.get(1.0, math.nan):.2f} (rho = +1) of the index pairing's "
+            "(economics_pairing.csv)")
 
 
 def evppi_table(ed, vi: Mapping[str, Any], pu, pc, *, wtp, perspective: str, options,

@@ -37,3 +37,13 @@ def test_tiny_fits_to_cea():
     assert set(t["option"]) >= {NONE, TREATED}
     ev = ed.evppi(30000.0, perspective="societal", options=[NONE, TREATED])
     assert {"delta_eq5d", "crime_unit_cost"} <= set(ev["inputs"])
+    # the pairing of the two fits' draws: estimated from the data, and its sensitivity
+    from dtors_bayes.economics.evaluation import pairing_sensitivity
+    from dtors_bayes.economics.pairing import pairing_correlation
+
+    r = pairing_correlation(fu, fc)
+    assert -1 <= r["ci_lb"] <= r["r"] <= r["ci_ub"] <= 1 and r["n_persons"] >= 4
+    t = pairing_sensitivity(pu, pc, rank_correlations=(-1.0, r["r"], 1.0),
+                            treatment_cost=4531.0, crime_unit_cost=3000.0)
+    w = t.set_index("rank_correlation")["width"]
+    assert w[-1.0] < w[1.0] and t["width_ratio"].iloc[0] == 1.0

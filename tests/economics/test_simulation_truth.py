@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from dtors_bayes.simulation.economics import NONE, TREATED, economic_truth, outcome_model
+from dtors_bayes.exceptions import SpecError
+from dtors_bayes.simulation.economics import (
+    NONE,
+    PATH_COLUMNS,
+    TREATED,
+    economic_truth,
+    outcome_model,
+)
 from dtors_bayes.simulation.generate import simulate_cohort
 
 
@@ -60,3 +68,82 @@ def test_replay_with_an_unmeasured_confounder():
     sel = comp[comp["wave"] == 2]
     np.testing.assert_allclose(model.mu("eq5d", rows, sel["months"].to_numpy()), sel["mu_eq5d"],
                                rtol=1e-12)
+
+
+def _both(sim, **kw):
+    stored = economic_truth(sim, treatment_cost=4531.0, crime_unit_cost=2000.0,
+                            source="stored", **kw)
+    replayed = economic_truth(sim, treatment_cost=4531.0, crime_unit_cost=2000.0,
+                              source="replay", **kw)
+    return stored, replayed
+
+
+def test_stored_truth_equals_the_replayed_truth(sim):
+    """The truth recorded by simulate_cohort (truth.paths) and the replay of its draws agree;
+    this fails if either the recorded paths or the simulator's draw order drift."""
+    stored, replayed = _both(sim, theta=0.3, stolen_value=0.4, crime_costs="transfer")
+    assert len(stored) == len(replayed) > 0
+    pd.testing.assert_frame_equal(stored, replayed, rtol=1e-12, atol=1e-12)
+    auto = economic_truth(sim, treatment_cost=4531.0, crime_unit_cost=2000.0, theta=0.3,
+                          stolen_value=0.4, crime_costs="transfer")
+    pd.testing.assert_frame_equal(auto, stored)
+
+
+def test_stored_paths_are_the_cohort_mu(sim):
+    """The sample's treated path at intake is the mean of the cohort's own mu (no replay)."""
+    p = sim.truth.paths
+    assert list(p.columns) == PATH_COLUMNS
+    assert set(p.outcome) == {"eq5d", "acquisitive_crime"}
+    comp = sim.truth.complete
+    for k in ("eq5d", "acquisitive_crime"):
+        v = p[(p.outcome == k) & (p.population == "sample") & (p.option == TREATED)
+              & (p.wave == 0)]["value"].iloc[0]
+        assert v == pytest.approx(comp.loc[comp.wave == 0, f"mu_{k}"].mean(), rel=1e-12)
+    shares = p[(p.outcome == "eq5d") & (p.population == "sample") & (p.wave == 0)
+               & (p.option != TREATED)]["share"]
+    assert shares.sum() == pytest.approx(1.0)
+
+
+def test_stored_truth_needs_no_replay(sim, monkeypatch):
+    import dtors_bayes.simulation.economics as E
+
+    def boom(*a, **k):
+        raise AssertionError("replayed")
+
+    monkeypatch.setattr(E, "outcome_model", boom)
+    tr = economic_truth(sim, treatment_cost=4531.0)
+    assert (tr.estimand == "qaly").any()
+    with pytest.raises(AssertionError, match="replayed"):
+        economic_truth(sim, treatment_cost=4531.0, source="replay")
+
+
+def test_truth_read_from_json_falls_back_to_replay(sim):
+    import copy
+
+    from dtors_bayes.simulation.truth import Truth
+
+    s2 = copy.copy(sim)
+    s2.truth = Truth.from_json(sim.truth.to_json())
+    s2.truth.complete = sim.truth.complete
+    assert s2.truth.paths.empty
+    with pytest.raises(KeyError, match="source='replay'"):
+        economic_truth(s2, treatment_cost=1.0, source="stored")
+    pd.testing.assert_frame_equal(economic_truth(s2, treatment_cost=1.0),
+                                  economic_truth(sim, treatment_cost=1.0), rtol=1e-12)
+    with pytest.raises(SpecError, match="source"):
+        economic_truth(sim, treatment_cost=1.0, source="cache")
+
+
+@pytest.mark.parametrize("extra", [{"confounder_strength": 1.0},
+                                   {"modifier_effects": {"referral_route":
+                                                         {"criminal_justice": 0.5}}}])
+def test_stored_equals_replayed_with_confounder_or_modifiers(extra):
+    import inspect
+
+    if any(k not in inspect.signature(simulate_cohort).parameters for k in extra):
+        pytest.skip("this simulator lacks " + ", ".join(extra))
+    sim = simulate_cohort(5, n_persons=150, n_sites=30, n_areas=10, population_size=3000,
+                          n_population_areas=20, outcomes=["eq5d", "acquisitive_crime"],
+                          attrition="mcar", **extra)
+    stored, replayed = _both(sim)
+    pd.testing.assert_frame_equal(stored, replayed, rtol=1e-12, atol=1e-12)

@@ -72,7 +72,8 @@ x = 1
     assert "settings.toml" in msg and "13 problem(s)" in msg
     for needle in ("counterfactual: 'maybe'", "unknown key 'colour'", "mean must be > 0",
                    "missing sd", "crime_unit_cost: expected a number or a table",
-                   "need low <= high", "weighting: 'mrp'", "delta_utility",
+                   "need low <= high", "delta_utility",
+                   'delta_utility is not available with weighting = "mrp"',
                    "wtp: expected an array", "threshold: expected a number > 0",
                    "['nhs'] not allowed", "ci_prob", "unknown section [bogus]"):
         assert needle in msg, needle
