@@ -23,6 +23,17 @@ within the subgroup), one row per pair of levels ``G - H`` (``G`` before ``H`` i
 levels' order), with ``estimand = "subgroup_difference"``, ``contrast = "G - H"``,
 ``subgroup = m`` and ``modality`` ``""`` (change) or the modality contrast ``"A - B"``.
 
+With MRP (``fit.estimate("mrp", by=m)``) the units are population cells, not persons: ``m``
+must be a population cell variable and subgroup ``G`` is the cells with ``m = G``,
+
+.. math::
+
+    L^{(s)}_{G,t} = \\frac{\\sum_{c: m_c = G} N_c \\bar\\mu^{(s)}_{ct}}
+                         {\\sum_{c: m_c = G} N_c}
+
+(:func:`cell_subgroup_codes`; :func:`dtors_bayes.weighting.mrp.mrp_draws`), with the same
+rows and differences as above.
+
 Without ``modifiers=[m]`` in the model, the trajectories do not depend on ``m``: subgroup
 differences then come only from the covariates (and the person, site and area effects) that
 differ between the subgroups, i.e. mostly from the covariates and the prior; the
@@ -92,6 +103,11 @@ def subgroup_codes(fit, by: str, cohort=None) -> tuple[np.ndarray, list[str], bo
                        f"(first: {list(missing_ids[:5])}); fix: pass the cohort the fit was "
                        "made from")
     values = col.reindex(ids)
+    if pd.api.types.is_float_dtype(values) and \
+            not np.allclose(values.dropna(), np.round(values.dropna())):
+        raise FitError(f"by={by!r} is a numeric column with non-integer values, not a "
+                       "categorical one; allowed: a person-level categorical column (e.g. "
+                       "'referral_route', 'age_group'); fix: cut it into groups first")
     if values.isna().any():
         first = list(ids[values.isna().to_numpy()][:5])
         raise FitError(f"by={by!r}: {int(values.isna().sum())} modelled person(s) have no "
@@ -102,6 +118,50 @@ def subgroup_codes(fit, by: str, cohort=None) -> tuple[np.ndarray, list[str], bo
         raise FitError(f"by={by!r} has one level ({labels[0]!r}) among the modelled persons; "
                        "allowed: two or more levels")
     return codes, labels, False
+
+
+def cell_subgroup_codes(cells: pd.DataFrame, by: str, fit=None
+                        ) -> tuple[np.ndarray, list[str], bool]:
+    """Each population cell's subgroup code for ``by`` (MRP), the labels, and whether ``by`` is
+    a modifier of the model.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        The population cells MRP poststratifies to (their category columns and ``count``).
+    by : str
+        A population cell variable (e.g. ``"referral_route"``).
+    fit : Fit, optional
+        For the modifier flag (``by`` among ``fit.design.modifier_names``).
+
+    Returns
+    -------
+    codes : ndarray of int (n_cell,)
+    labels : list of str
+        Sorted levels (categories' order for a categorical column) with cells.
+    modelled : bool
+
+    Raises
+    ------
+    FitError
+        ``by`` not a string, not a column of the cells (the message names the cell
+        variables), or with fewer than two levels among the cells.
+    """
+    from dtors_bayes.models.design import level_codes
+
+    variables = [c for c in cells.columns if c != "count"]
+    if not isinstance(by, str) or by not in variables:
+        raise FitError(f"by={by!r} with weighting='mrp': MRP averages over population cells, "
+                       "so a subgroup must be a population cell variable (subgroup = the "
+                       f"cells with that level); the cells have: {', '.join(variables)}; "
+                       "fix: choose one of these, or use weighting 'none', 'fixed' or "
+                       "'propagated' for subgroups of the modelled persons")
+    codes, labels = level_codes(cells[by].reset_index(drop=True))
+    if len(labels) < 2:
+        raise FitError(f"by={by!r} has one level ({labels[0]!r}) among the population cells; "
+                       "allowed: two or more levels")
+    modelled = fit is not None and by in fit.design.modifier_names
+    return codes, labels, modelled
 
 
 def label_subgroups(table: pd.DataFrame, column: str, codes: np.ndarray, labels: list[str],

@@ -91,8 +91,11 @@ def _blank(s: pd.Series) -> pd.Series:
 
 
 def primary_rows(est: pd.DataFrame, outcome: str) -> pd.DataFrame:
-    """The rows of the outcome's primary variant (unweighted MAR where present)."""
+    """The rows of the outcome's primary variant (unweighted MAR where present), whole
+    population only (subgroup rows of ``estimate(by=...)`` are reported in their tables)."""
     df = est[est["outcome"] == outcome]
+    if "subgroup" in df.columns:
+        df = df[df["subgroup"].fillna("") == ""]
     for col, want in (("weighting", "none"), ("attrition", "mar")):
         if col in df.columns and (df[col] == want).any():
             df = df[df[col] == want]

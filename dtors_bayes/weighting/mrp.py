@@ -38,6 +38,16 @@ back to its midpoint, 50 for 45+). The cells' design matrix is the fit's own
 categories, and the persons' means and standard deviations) applied to the cells; the
 persons' rows must reproduce the fit's ``X`` (checked). Covariates the population table lacks
 are an error.
+
+Subgroups (``by=``, :func:`dtors_bayes.estimands.subgroups.cell_subgroup_codes`): a
+population cell variable ``m``; subgroup ``G`` is the cells with ``m = G``, every estimand
+is computed again over them, ``sum_{c: m_c = G} N_c mu_ct / sum_{c: m_c = G} N_c``, and the
+subgroup differences are taken draw by draw
+(:func:`dtors_bayes.estimands.engine.subgroup_differences`), as for g-computation.
+
+Effect modifiers: a model with ``modifiers=[...]`` gives each cell its modifier levels
+(each modifier must be a population cell variable, with levels the model knows), so the
+cells' trajectories carry the modifier terms.
 """
 
 from __future__ import annotations
@@ -48,7 +58,13 @@ import numpy as np
 import pandas as pd
 
 from dtors_bayes.constants import AGE_LABELS, CI_PROB
-from dtors_bayes.estimands.engine import assemble_estimands, contrast_pairs, estimand_table
+from dtors_bayes.estimands.engine import (
+    assemble_estimands,
+    contrast_pairs,
+    estimand_table,
+    subgroup_differences,
+)
+from dtors_bayes.estimands.subgroups import cell_subgroup_codes, label_subgroups
 from dtors_bayes.estimands.weights import WeightSpec
 from dtors_bayes.exceptions import CohortError, FitError, ModelError
 from dtors_bayes.models.encoding import CovariateEncoding, covariate_rhs
@@ -154,10 +170,48 @@ def _gh(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sqrt(2.0) * x, w / np.sqrt(np.pi)
 
 
+def cell_modifier_codes(fit: Fit, cells: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each cell's level code of each modifier of the model (empty without modifiers).
+
+    Raises
+    ------
+    CohortError
+        A modifier that is not a population cell variable, or a cell level the model has
+        no term for.
+    """
+    design = fit.design
+    out, problems = {}, []
+    for k, m in enumerate(design.modifier_names):
+        if m not in cells.columns:
+            problems.append(f"modifier {m!r} is not a population cell variable, so MRP cannot "
+                            "give the cells its terms; allowed: modifiers among the cells' "
+                            f"columns ({', '.join(c for c in cells.columns if c != 'count')})")
+            continue
+        lookup = {lab: j for j, lab in enumerate(design.modifier_labels[k])}
+        vals = cells[m].astype(str).to_numpy()
+        bad = sorted(set(vals) - set(lookup))
+        if bad:
+            problems.append(f"population cells: modifier {m!r} = {bad} has no modelled person, "
+                            f"so the model has no term for it; allowed: "
+                            f"{', '.join(design.modifier_labels[k])}")
+            continue
+        out[m] = np.array([lookup[v] for v in vals], dtype=int)
+    if problems:
+        raise CohortError(problems)
+    return out
+
+
 def mrp_draws(fit: Fit, cells: pd.DataFrame, X_cells: np.ndarray, *, n_nodes: int = 30,
               modalities: bool = True, contrast_list: list[tuple[str, str]] | None = None,
-              chunk_bytes: int = 64 * 2**20) -> dict[tuple, np.ndarray]:
-    """Per-draw poststratified estimands (same keys as :func:`draws_of_estimands`)."""
+              chunk_bytes: int = 64 * 2**20,
+              groups: tuple[str, np.ndarray, list[str]] | None = None
+              ) -> dict[tuple, np.ndarray]:
+    """Per-draw poststratified estimands (same keys as :func:`draws_of_estimands`).
+
+    ``groups = (column, codes, labels)``: each cell's subgroup code (n_cell,) into
+    ``labels``; every estimand is then also computed over each subgroup's cells (keys with a
+    fifth element ``"column=label"``), plus the subgroup differences.
+    """
     from dtors_bayes.models.predictor import linear_predictor
 
     model, design = fit.model, fit.design
@@ -191,14 +245,23 @@ def mrp_draws(fit: Fit, cells: pd.DataFrame, X_cells: np.ndarray, *, n_nodes: in
     K = wg.size
     waves = design.waves
     n_t = len(waves)
-    fixed = {k: v for k, v in params.items() if not k.split("pos_")[-1].startswith("z_")}
+    # the random effects (z_person, z_site, ...) are integrated out; the modifiers' zero-sum
+    # terms (z_<m>, z_<m>_modality) are fixed parts of a cell's trajectory
+    terms = {f"z_{m}{end}" for m in design.modifier_names for end in ("", "_modality")}
+    fixed = {k: v for k, v in params.items()
+             if not k.split("pos_")[-1].startswith("z_") or k.split("pos_")[-1] in terms}
     per_chunk = max(1, int(chunk_bytes // (8 * C * K * 2)))
+
+    modifier_codes = cell_modifier_codes(fit, cells)
 
     def cell_dict(j, m):
         wave = np.full(C, j)
         months = np.full(C, float(design.schedule[waves[j]]))
-        return {"person": np.arange(C), "basis": basis.matrix(wave, months),
-                "change": basis.change_indicator(wave, months), "modality": m, "X": X_cells}
+        d = {"person": np.arange(C), "basis": basis.matrix(wave, months),
+             "change": basis.change_indicator(wave, months), "modality": m, "X": X_cells}
+        if modifier_codes:
+            d["modifiers"] = modifier_codes
+        return d
 
     def mean_mu(p, d):
         etas, S = {}, None
@@ -227,26 +290,54 @@ def mrp_draws(fit: Fit, cells: pd.DataFrame, X_cells: np.ndarray, *, n_nodes: in
     own = np.zeros((n_sample, len(labels), n_t))
     adj = np.zeros((n_sample, len(labels), n_t))
     present = [bool((mod == m).any()) for m in range(len(labels))]
+    n_g = len(groups[2]) if groups is not None else 0
+    gmasks = [np.asarray(groups[1]) == g for g in range(n_g)] if groups is not None else []
+    g_level = np.zeros((n_sample, n_g, n_t))
+    g_own = np.zeros((n_sample, n_g, len(labels), n_t))
+    g_adj = np.zeros((n_sample, n_g, len(labels), n_t))
     for s0 in range(0, n_sample, per_chunk):
         s1 = min(n_sample, s0 + per_chunk)
         p = {k: v[s0:s1] for k, v in fixed.items()}
         for j in range(n_t):
             mu = mean_mu(p, cell_dict(j, mod))
             level[s0:s1, j] = post(mu)
+            for g, gm in enumerate(gmasks):
+                g_level[s0:s1, g, j] = post(mu, gm)
             if compare:
                 for m in range(len(labels)):
                     if present[m]:
                         own[s0:s1, m, j] = post(mu, mod == m)
-                    adj[s0:s1, m, j] = post(mean_mu(p, cell_dict(j, np.full(C, m))))
+                    mu_cf = mean_mu(p, cell_dict(j, np.full(C, m)))
+                    adj[s0:s1, m, j] = post(mu_cf)
+                    for g, gm in enumerate(gmasks):
+                        if (gm & (mod == m)).any():
+                            g_own[s0:s1, g, m, j] = post(mu, gm & (mod == m))
+                        g_adj[s0:s1, g, m, j] = post(mu_cf, gm)
     no_weights = WeightSpec(None, "mrp", "target")  # baseline="covariate" is refused above
-    return assemble_estimands(model, design, level, own, adj, no_weights, contrast_list or [],
-                              present=present, modalities=compare)
+    out = assemble_estimands(model, design, level, own, adj, no_weights, contrast_list or [],
+                             present=present, modalities=compare)
+    if groups is None:
+        return out
+    column, _, glabels = groups
+    per_group = {}
+    for g, lab in enumerate(glabels):
+        if not gmasks[g].any():
+            continue
+        g_present = [bool((gmasks[g] & (mod == m)).any()) for m in range(len(labels))]
+        d = assemble_estimands(model, design, g_level[:, g], g_own[:, g], g_adj[:, g],
+                               no_weights, contrast_list or [], present=g_present,
+                               modalities=compare)
+        per_group[lab] = d
+        out.update({(*k, f"{column}={lab}"): v for k, v in d.items()})
+    out.update(subgroup_differences(per_group, column))
+    return out
 
 
 def mrp_estimates(fit: Fit, population: pd.DataFrame | None = None, *, cohort=None,
                   n_nodes: int = 30, modalities: bool = True,
                   contrasts: str | list[tuple[str, str]] = "reference",
-                  reference: str | None = None, ci_prob: float = CI_PROB) -> pd.DataFrame:
+                  reference: str | None = None, ci_prob: float = CI_PROB,
+                  by: str | None = None) -> pd.DataFrame:
     """Population estimands by poststratifying the fit's predictions to population cells.
 
     Parameters
@@ -264,12 +355,23 @@ def mrp_estimates(fit: Fit, population: pd.DataFrame | None = None, *, cohort=No
         As in :meth:`Fit.estimate`.
     ci_prob : float
         Interval probability. Default 0.90.
+    by : str, optional
+        A population cell variable (e.g. ``"referral_route"``): every estimand also over the
+        cells of each of its levels (``subgroup = "referral_route=criminal_justice"``) and
+        ``subgroup_difference`` rows between levels (module notes). ``n_persons`` of a
+        subgroup row is the modelled persons with that level (when the persons have the
+        column); ``table.attrs["n_cells_by"]`` gives its cells.
 
     Returns
     -------
     DataFrame
         :data:`~dtors_bayes.estimands.engine.ESTIMAND_COLUMNS`, ``weighting="mrp"``,
         ``population="target"``, ``estimator="model"``.
+
+    Raises
+    ------
+    FitError
+        ``by`` not a population cell variable (the message names them), or with one level.
     """
     cohort = cohort if cohort is not None else fit.cohort
     if cohort is None:
@@ -285,15 +387,27 @@ def mrp_estimates(fit: Fit, population: pd.DataFrame | None = None, *, cohort=No
     if (idx < 0).any():
         raise FitError("the fit's persons are not all in this cohort")
     persons = cohort.persons.iloc[idx].reset_index(drop=True)
+    groups = cell_subgroup_codes(cells, by, fit) if by is not None else None
     X_cells = cell_design(fit, cells, persons)
     pairs = contrast_pairs(fit.design.modality_labels, contrasts, reference) if modalities \
         else []
     draws = mrp_draws(fit, cells, X_cells, n_nodes=n_nodes, modalities=modalities,
-                      contrast_list=pairs)
+                      contrast_list=pairs,
+                      groups=None if groups is None else (by, *groups[:2]))
     post = fit.tree["posterior"]
     table = estimand_table(draws, int(post.sizes["chain"]), int(post.sizes["draw"]),
                            ci_prob=ci_prob, outcome=fit.outcome, population="target",
                            weighting="mrp", attrition=fit.model.attrition_label,
                            n_persons=fit.design.n_person, assumption=MRP_ASSUMPTION)
     table.attrs["n_cells"] = len(cells)
+    if groups is not None:
+        codes, labels, modelled = groups
+        if by in persons.columns:  # the modelled persons of each level, for n_persons
+            lookup = {lab: g for g, lab in enumerate(labels)}
+            person_codes = np.array([lookup.get(str(v), -1) for v in persons[by]])
+        else:
+            person_codes = np.full(len(persons), -1)
+        label_subgroups(table, by, person_codes, labels, modelled)
+        table.attrs["n_cells_by"] = {lab: int((codes == g).sum())
+                                     for g, lab in enumerate(labels)}
     return table

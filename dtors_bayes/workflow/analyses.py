@@ -71,7 +71,9 @@ def estimate(fit, weighting: str = "none", *, weights: Any = None, cohort=None,
         ``subgroup = "referral_route"``, ``modality`` the modality contrast or ``""`` for
         change); see :mod:`dtors_bayes.estimands.subgroups`. Without the column among the
         model's ``modifiers`` the differences come only from covariates (and the prior):
-        the ``assumption`` column says so. Not with ``weighting="mrp"``.
+        the ``assumption`` column says so. With ``weighting="mrp"`` the column must be a
+        population cell variable and a subgroup is the cells with that level
+        (:func:`dtors_bayes.weighting.mrp.mrp_estimates`).
 
     Returns
     -------
@@ -90,17 +92,13 @@ def estimate(fit, weighting: str = "none", *, weights: Any = None, cohort=None,
         raise FitError(f"ci_prob must be in (0, 1); got {ci_prob!r}"
                        + (f". Did you mean {ci_prob / 100}?" if 1 < ci_prob < 100 else ""))
     cohort = cohort if cohort is not None else fit.cohort
-    if by is not None and weighting == "mrp":
-        raise FitError(f"by={by!r} with weighting='mrp' is not available; allowed: by= with "
-                       "weighting 'none', 'fixed' or 'propagated'; fix: drop by= or choose "
-                       "another weighting")
     if weighting == "mrp":
         population = weights if isinstance(weights, pd.DataFrame) else None
-        if cohort is None and population is None:
+        if population is None and getattr(cohort, "population", None) is None:
             raise FitError("weighting='mrp' needs the population: pass cohort= (with a "
                            "population table) or weights=<population DataFrame>")
         return mrp_estimates(fit, population=population, cohort=cohort,
-                             contrasts=contrasts, reference=reference, ci_prob=ci_prob)
+                             contrasts=contrasts, reference=reference, ci_prob=ci_prob, by=by)
     computed = weights is None and weighting in ("fixed", "propagated")
     if computed:
         weights = computed_weights(fit, weighting, cohort, seed)

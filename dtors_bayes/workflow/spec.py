@@ -15,7 +15,10 @@ Sections and keys (all but ``[model] outcome`` optional)::
                  modifiers (list of person-level columns, e.g. ["referral_route"])
     [sampler]    draws, tune, chains, random_seed, target_accept, sampler
     [estimate]   weighting ("none" | "fixed" | "propagated" | "mrp"),
-                 contrasts ("reference" | "pairs"), reference, ci_prob
+                 contrasts ("reference" | "pairs"), reference, ci_prob,
+                 by (a person-level categorical column, e.g. "referral_route": subgroup
+                 estimands, :mod:`dtors_bayes.estimands.subgroups`; with weighting "mrp" a
+                 population cell variable)
     [sensitivity] deltas (list of numbers; pattern-mixture offsets of the report's
                  sensitivity section, :mod:`dtors_bayes.attrition.pattern_mixture`)
 
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dtors_bayes.constants import CI_PROB
+from dtors_bayes.constants import CI_PROB, INTERVIEW_ROLES, POPULATION_VARIABLES
 from dtors_bayes.exceptions import DtorsError, SpecError
 from dtors_bayes.models.families import FAMILIES
 from dtors_bayes.models.selection import from_dict as attrition_from_dict
@@ -196,6 +199,30 @@ def _priors(v: Any) -> str | None:
     return "; ".join(problems) or None
 
 
+#: Person-level columns that are not categorical, so no ``by =`` subgroups.
+NUMERIC_PERSON_COLUMNS = ("age",)
+_COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+BY_ALLOWED = ("a person-level categorical column of the cohort, e.g. \"referral_route\", "
+              "\"primary_drug\", \"sex\", \"age_group\" or \"modality\"")
+
+
+def _by(v: Any) -> str | None:
+    """``[estimate] by``: the name of a person-level categorical column (the cohort itself
+    is checked when the estimates are made, :func:`dtors_bayes.estimands.subgroups.
+    subgroup_codes`)."""
+    if not isinstance(v, str):
+        return f"expected a string, got {type_name(v)} {v!r}; allowed: {BY_ALLOWED}"
+    if not _COLUMN_NAME.match(v):
+        return f"{v!r} is not a column name; allowed: {BY_ALLOWED}"
+    if v in INTERVIEW_ROLES:
+        what = "the person identifier" if v == "person_id" else "an interview-level column"
+        return f"{v!r} is {what}, not a subgroup; allowed: {BY_ALLOWED}"
+    if v in NUMERIC_PERSON_COLUMNS:
+        return (f"{v!r} is numeric, not categorical; allowed: {BY_ALLOWED} (for ages, "
+                "\"age_group\")")
+    return None
+
+
 def _attrition(v: Any) -> str | None:
     if isinstance(v, str):
         return None if v == "mar" else (f"{v!r} is not allowed; allowed: 'mar' or a table "
@@ -245,6 +272,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "contrasts": _one_of(*CONTRASTS),
         "reference": _string,
         "ci_prob": _probability,
+        "by": _by,
     },
     "sensitivity": {"deltas": _list_of(_number, what="numbers", unique=True)},
 }
@@ -269,7 +297,8 @@ class AnalysisSpec:
         ``draws``, ``tune``, ``chains``, ``random_seed``, ``target_accept``, ``sampler``
         (defaults filled in).
     estimate_args : dict
-        ``weighting``, ``contrasts``, ``reference``, ``ci_prob`` (defaults filled in).
+        ``weighting``, ``contrasts``, ``reference``, ``ci_prob`` (defaults filled in), and
+        ``by`` when the spec asks for subgroup estimands.
     sensitivity : dict or None
         ``{"deltas": [...]}`` when the spec has a ``[sensitivity]`` section.
     source : str or None
@@ -355,7 +384,8 @@ class AnalysisSpec:
         cohort : Cohort, optional
             Needed by the weighting modes (population table, response model).
         **overrides
-            ``weighting``, ``contrasts``, ``reference``, ``ci_prob``; ``None`` is ignored.
+            ``weighting``, ``contrasts``, ``reference``, ``ci_prob``, ``by``; ``None`` is
+            ignored.
 
         Returns
         -------
@@ -387,7 +417,7 @@ class AnalysisSpec:
 
 def estimate_fit(fit: Fit, *, cohort: Cohort | None = None, weighting: str = "none",
                  contrasts: str = "reference", reference: str | None = None,
-                 ci_prob: float = CI_PROB) -> pd.DataFrame:
+                 ci_prob: float = CI_PROB, by: str | None = None) -> pd.DataFrame:
     """Estimate a fit under a weighting mode (the one seam between specs and weighting).
 
     Parameters
@@ -399,6 +429,8 @@ def estimate_fit(fit: Fit, *, cohort: Cohort | None = None, weighting: str = "no
     contrasts : {"reference", "pairs"}
     reference : str, optional
     ci_prob : float
+    by : str, optional
+        Subgroup estimands by this person-level column (``fit.estimate(by=)``).
 
     Returns
     -------
@@ -414,7 +446,7 @@ def estimate_fit(fit: Fit, *, cohort: Cohort | None = None, weighting: str = "no
     # Fit.estimate dispatches every weighting mode (computed weights and MRP need the
     # cohort's population table).
     return fit.estimate(weighting, cohort=cohort, contrasts=contrasts, reference=reference,
-                        ci_prob=ci_prob)
+                        ci_prob=ci_prob, by=by)
 
 
 def _attrition_table(table: dict) -> dict:
@@ -542,6 +574,24 @@ def _check(data: dict) -> list[str]:
         body = data.get(section)
         if not isinstance(body, dict) or key not in body:
             problems.append(f"[{section}] {key} is required")
+    problems.extend(_by_problems(data))
+    return problems
+
+
+def _by_problems(data: dict) -> list[str]:
+    """Cross-key checks of ``[estimate] by`` (its own type is checked by :func:`_by`)."""
+    est, model = data.get("estimate"), data.get("model")
+    by = est.get("by") if isinstance(est, dict) else None
+    if not isinstance(by, str) or _by(by) is not None:
+        return []
+    problems = []
+    if isinstance(model, dict) and by == model.get("outcome"):
+        problems.append(f"[estimate] by: {by!r} is the model's outcome (interview-level), "
+                        f"not a subgroup; allowed: {BY_ALLOWED}")
+    if est.get("weighting") == "mrp" and by not in POPULATION_VARIABLES:
+        problems.append(f"[estimate] by: {by!r} with weighting = \"mrp\" is not a population "
+                        "cell variable (MRP subgroups are the cells with that level); "
+                        f"allowed: {', '.join(POPULATION_VARIABLES)}")
     return problems
 
 

@@ -7,9 +7,10 @@ import pytest
 from numpy.polynomial.hermite_e import hermegauss
 
 from dtors_bayes import constants
+from dtors_bayes.simulation.confounder import confounding_truth
 from dtors_bayes.simulation.generate import simulate_cohort
 from dtors_bayes.simulation.population import CONFOUNDER_MODALITY, simulate_population
-from dtors_bayes.simulation.truth import FAMILIES, SCHEDULE, OutcomeModel, confounding_truth
+from dtors_bayes.simulation.truth import FAMILIES, SCHEDULE, OutcomeModel
 
 SMALL = {"n_persons": 300, "n_areas": 8, "n_sites": 24, "n_population_areas": 16,
          "population_size": 4000, "outcomes": ["acquisitive_crime", "mental_health"]}

@@ -191,3 +191,17 @@ def test_templates_ship_in_the_wheel_config():
     assert 'packages = ["dtors_bayes"]' in text  # hatch ships every file of the package dir
     ignored = (ROOT / ".gitignore").read_text() if (ROOT / ".gitignore").exists() else ""
     assert not re.search(r"^\*\.(j2|css)$", ignored, re.M)
+
+
+def test_findings_use_whole_population_rows_only():
+    """A spec with ``[estimate] by`` adds subgroup rows; the findings must not mix them in."""
+    import pandas as pd
+
+    from dtors_bayes.reporting.findings import primary_rows
+
+    est = pd.DataFrame({"outcome": ["y"] * 3, "estimand": ["level"] * 3, "wave": [1, 1, 1],
+                        "subgroup": ["", "referral_route=cj", "referral_route=other"],
+                        "weighting": ["none"] * 3, "attrition": ["mar"] * 3,
+                        "estimator": ["model"] * 3, "mean": [0.2, 0.3, 0.1]})
+    rows = primary_rows(est, "y")
+    assert list(rows["mean"]) == [0.2]
