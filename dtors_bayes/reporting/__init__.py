@@ -3,8 +3,11 @@
 - :mod:`~dtors_bayes.reporting.figures`: trajectories, contrast forests, sensitivity curves;
 - :mod:`~dtors_bayes.reporting.causal_section`: :class:`CausalResults` and the "Causal
   comparisons" section (plain tables and figures handed in by the workflow);
-- :mod:`~dtors_bayes.reporting.report`: :func:`write_report` (aggregates only: no person-level
-  rows leave the package through a report) and the table writers.
+- :mod:`~dtors_bayes.reporting.tables`: the table writers (CSV, Markdown, LaTeX, HTML), the
+  counts, exclusions, diagnostics and provenance tables, the template's view of a table;
+- :mod:`~dtors_bayes.reporting.report`: :func:`write_report`, the page assembly (aggregates
+  only: no person-level rows leave the package through a report); it re-exports the table
+  writers.
 
 May import: the core modules, ``models``, ``data``, ``estimands`` and ``simulation``; never
 attrition, weighting or comparison (the workflow hands their tables in).

@@ -23,7 +23,6 @@ has residential), ``--strengths`` and ``--deltas`` as comma lists or ``FROM:TO:N
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from dtors_bayes.exceptions import DtorsError, FitError, SpecError
-from dtors_bayes.workflow.outputs import write_outputs
+from dtors_bayes.workflow.outputs import read_outputs, write_outputs
 
 TABLES = ("evalues", "grid", "tipping_points", "budget")
 DEFAULT_DELTAS = (-1.0, -0.5, 0.0, 0.5, 1.0)
@@ -149,23 +148,9 @@ def report_results(res: dict[str, Any]):
 
 def load_results(folder: str | Path):
     """Read a ``causal`` output folder back as the report's view (PNG figures)."""
-    import pandas as pd
-
-    folder = Path(folder)
-    meta_path = folder / "causal.json"
-    if not meta_path.exists():
-        raise FileNotFoundError(f"{str(folder)!r}: no causal.json (not a folder written by "
-                                "dtors-bayes causal)")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        tables = {n: pd.read_csv(folder / f"causal_{n}.csv", keep_default_na=False,
-                                 na_values=[""]) for n in TABLES
-                  if (folder / f"causal_{n}.csv").exists()}
-    except (ValueError, OSError) as err:
-        raise SpecError(f"{str(folder)!r}: cannot read the causal results: {err}") from None
-    figures = [(n, folder / f"causal_{n}.png", alt) for n, alt in meta.get("figures", [])
-               if (folder / f"causal_{n}.png").exists()]
-    return report_results({"tables": tables, "figures": figures, "meta": meta})
+    return report_results(read_outputs(folder, tables=TABLES, table_prefix="causal_",
+                                       figure_prefix="causal_", meta_name="causal.json",
+                                       command="causal"))
 
 
 def demo_results(fits, note: Callable[[str], None] = print):

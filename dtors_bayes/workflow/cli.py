@@ -6,6 +6,11 @@ Subcommands: ``simulate``, ``validate``, ``fit``, ``estimate``, ``report``, ``de
 (:mod:`dtors_bayes.workflow.causal_command`) and ``study``
 (:func:`dtors_bayes.studies.files.run_study_file`).
 
+This module holds the parser (:func:`build_parser`, the help texts :data:`HELP`) and the entry
+point (:func:`main`); the commands' handlers are :mod:`dtors_bayes.workflow.handlers` (with
+the helpers they share, :func:`load_data` and :func:`extra_tables` among them, re-exported
+here) and :mod:`dtors_bayes.workflow.demo`.
+
 Exit codes: 0 success; 1 bad input (data, spec, model, fit, a missing file), reported as
 *one line* on stderr, never a traceback (``--traceback`` shows one, for debugging);
 2 usage errors.
@@ -14,25 +19,34 @@ Exit codes: 0 success; 1 bad input (data, spec, model, fit, a missing file), rep
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 import warnings
 from collections.abc import Sequence
-from importlib.resources import files
-from pathlib import Path
-from typing import Any
 
 from dtors_bayes.constants import DEFAULT_SEED
-from dtors_bayes.exceptions import CohortError, DtorsError, FitError
-from dtors_bayes.workflow.outputs import resolve_named
+from dtors_bayes.exceptions import DtorsError
+from dtors_bayes.workflow.demo import DEMO_DELTAS, DEMO_SPECS, cmd_demo
+from dtors_bayes.workflow.demo import add_arguments as demo_arguments
+from dtors_bayes.workflow.handlers import (
+    MODELS_DIR,
+    PROG,
+    cmd_causal,
+    cmd_economics,
+    cmd_estimate,
+    cmd_fit,
+    cmd_report,
+    cmd_simulate,
+    cmd_study,
+    cmd_validate,
+    extra_tables,
+    load_data,
+    one_line,
+)
 
-PROG = "dtors-bayes"
-#: Specs the demo fits (from ``models/``), in report order.
-DEMO_SPECS = ("acquisitive_crime_mar", "employed", "mental_health", "drug_spend_hurdle")
-#: Pattern-mixture offsets of the demo report's sensitivity section.
-DEMO_DELTAS = (-1.0, -0.5, 0.0, 0.5, 1.0)
-MODELS_DIR = Path(str(files("dtors_bayes.workflow") / "specs"))
+__all__ = ["DEMO_DELTAS", "DEMO_SPECS", "ECONOMICS_HELP", "FORWARDED", "HELP", "MODELS_DIR",
+           "PROG", "UsageError", "build_parser", "cmd_causal", "cmd_demo", "cmd_economics",
+           "cmd_estimate", "cmd_fit", "cmd_report", "cmd_simulate", "cmd_study",
+           "cmd_validate", "extra_tables", "load_data", "main", "one_line", "run_forwarded"]
 FORWARDED = {"sensitivity": "sensitivity", "compare": "compare"}
 
 
@@ -40,352 +54,7 @@ class UsageError(Exception):
     """A command that cannot run as asked in this version (exit status 2)."""
 
 
-# ---------------------------------------------------------------------- helpers
-def one_line(err: BaseException) -> str:
-    """An error message folded onto one line (listings joined with ``; ``)."""
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    if not lines:
-        return type(err).__name__
-    rest = [ln[2:] if ln.startswith("- ") else ln for ln in lines[1:]]
-    return lines[0] + (" " + "; ".join(rest) if rest else "")
-
-
-def _say(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def _progress(iterable, *, total: int | None = None, desc: str = "", enabled: bool = True):
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, disable=not enabled, file=sys.stderr,
-                dynamic_ncols=True)
-
-
-def load_data(path: str | Path):
-    """Read a cohort from a folder or a file.
-
-    A folder holds ``persons`` and ``interviews`` (and optionally ``population``) as
-    ``.csv`` or ``.parquet``; a ``cohort.json`` written by :func:`dtors_bayes.simulation.bundle.
-    write_bundle` supplies outcome families, schedule and trials. A file is one long table
-    (CSV or Parquet) with person columns repeated on every interview row.
-
-    Returns
-    -------
-    Cohort
-
-    Raises
-    ------
-    CohortError
-        Missing files, unreadable files, or data that break the contract.
-    """
-    from dtors_bayes.data.cohort import Cohort
-
-    p = Path(path)
-    if not p.exists():
-        raise CohortError(f"{p}: no such file or folder")
-    try:
-        if p.is_file():
-            return Cohort.from_paths(p)
-        files = {}
-        for name in ("persons", "interviews", "population"):
-            found = [p / f"{name}{ext}" for ext in (".csv", ".parquet", ".pq")
-                     if (p / f"{name}{ext}").exists()]
-            files[name] = found[0] if found else None
-        missing = [n for n in ("persons", "interviews") if files[n] is None]
-        if missing:
-            raise CohortError(f"{p}: no {' or '.join(m + '.csv' for m in missing)} in the "
-                              "folder (a data folder holds persons.csv, interviews.csv and "
-                              "optionally population.csv; or pass one long CSV/Parquet file)")
-        kwargs: dict[str, Any] = {}
-        config = p / "cohort.json"
-        if config.exists():
-            cfg = json.loads(config.read_text(encoding="utf-8"))
-            if "outcomes" in cfg:
-                kwargs["outcomes"] = dict(cfg["outcomes"])
-            if "schedule" in cfg:
-                kwargs["schedule"] = {int(t): float(m) for t, m in cfg["schedule"].items()}
-            if "trials" in cfg:
-                kwargs["trials"] = dict(cfg["trials"])
-        return Cohort.from_paths(files["persons"], files["interviews"], files["population"],
-                                 **kwargs)
-    except DtorsError:
-        raise
-    except Exception as err:  # pandas/pyarrow/json parse errors of user files
-        raise CohortError(f"{p}: cannot read the data: {type(err).__name__}: {err}") from err
-
-
-def _check_file(path: str | Path, what: str) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{what} {str(p)!r}: no such file")
-    return p
-
-
-def _resolve_spec(name_or_path: str) -> Path:
-    """A spec path, or the name of a bundled spec in ``models/`` (``employed``)."""
-    return resolve_named(name_or_path, MODELS_DIR, "spec")
-
-
-def _spec_of_fit(fit):
-    from dtors_bayes.workflow.spec import load_spec
-
-    raw = fit.tree.attrs.get("analysis_spec")
-    if not raw:
-        return None
-    try:
-        return load_spec(json.loads(raw))
-    except (DtorsError, ValueError):
-        return None
-
-
-def _estimate(fit, cohort, args_or_none=None, spec=None):
-    """Estimates of a fit: its spec's [estimate] settings, overridden by the CLI options."""
-    from dtors_bayes.workflow.spec import ESTIMATE_DEFAULTS, estimate_fit
-
-    overrides = {k: getattr(args_or_none, k, None)
-                 for k in ("weighting", "contrasts", "reference", "ci_prob")}
-    if spec is not None:
-        return spec.estimate(fit, cohort=cohort, **overrides)
-    settings = dict(ESTIMATE_DEFAULTS)
-    settings.update({k: v for k, v in overrides.items() if v is not None})
-    table = estimate_fit(fit, cohort=cohort, **settings)
-    table.insert(0, "analysis", f"{fit.outcome} ({fit.model.attrition_label})")
-    return table
-
-
-def extra_tables(fits: Sequence, specs: Sequence, cohort, *, deltas: Sequence[float] | None = None
-                 ) -> dict:
-    """Sensitivity and weight tables for a report.
-
-    Sensitivity: the pattern-mixture delta grid
-    (:func:`dtors_bayes.attrition.pattern_mixture.sensitivity`) for every fit whose spec has a
-    ``[sensitivity]`` section (or for every fit with ``deltas`` given); the ``change`` and
-    ``modality_contrast`` rows go to ``"sensitivity"``, tipping points (when computed) to
-    ``"sensitivity_tipping_points"``. Weights:
-    :func:`dtors_bayes.weighting.diagnostics.weight_summary` of the fixed weights, when the
-    cohort has a population table. Missing pieces are skipped with a note on stderr.
-    """
-    import pandas as pd
-
-    from dtors_bayes.attrition.pattern_mixture import sensitivity
-    from dtors_bayes.weighting.diagnostics import weight_summary
-    from dtors_bayes.weighting.response import fixed_weights
-
-    out: dict[str, pd.DataFrame] = {}
-    sens, tips = [], []
-    for fit, spec in zip(fits, specs, strict=True):
-        grid = (spec.sensitivity or {}).get("deltas") if spec is not None else None
-        grid = grid or (list(deltas) if deltas is not None else None)
-        if not grid:
-            continue
-        name = spec.name if spec is not None else fit.outcome
-        try:
-            res = sensitivity(fit, deltas=list(grid))
-        except (DtorsError, ValueError) as err:
-            print(f"{PROG}: note: sensitivity of {name} skipped: {one_line(err)}",
-                  file=sys.stderr)
-            continue
-        table = res.table[res.table["estimand"].isin(["change", "modality_contrast"])].copy()
-        table.insert(0, "analysis", name)
-        sens.append(table)
-        if not res.tipping_points.empty:
-            tp = res.tipping_points.copy()
-            tp.insert(0, "analysis", name)
-            tips.append(tp)
-    if sens:
-        out["sensitivity"] = pd.concat(sens, ignore_index=True)
-    if tips:
-        out["sensitivity_tipping_points"] = pd.concat(tips, ignore_index=True)
-    if cohort is not None and cohort.population is not None:
-        try:
-            w = fixed_weights(cohort)
-            rows = []
-            for col in [c for c in w.columns if c == "calibration" or c.startswith("weight_")]:
-                vals = w[col].to_numpy(float)
-                vals = vals[vals > 0]
-                s = pd.Series(weight_summary(vals))
-                rows.append({"weights": col, **s.to_dict()})
-            out["weights"] = pd.DataFrame(rows)
-        except (DtorsError, ValueError) as err:
-            print(f"{PROG}: note: weight diagnostics skipped: {one_line(err)}", file=sys.stderr)
-    return out
-
-
-# ---------------------------------------------------------------------- commands
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from dtors_bayes.simulation.bundle import write_bundle
-    from dtors_bayes.simulation.generate import simulate_cohort
-
-    kwargs: dict[str, Any] = {"attrition": args.attrition, "strength": args.strength}
-    if args.n_persons is not None:
-        n = args.n_persons
-        scale = n / 1796
-        n_areas = args.n_areas or max(2, min(94, round(94 * scale)))
-        kwargs.update(
-            n_persons=n, n_areas=n_areas,
-            n_sites=args.n_sites or max(n_areas, min(342, round(342 * scale))),
-            response_counts=(max(2, round(886 * scale)), max(1, round(504 * scale)),
-                             max(1, round(245 * scale))))
-    else:
-        if args.n_sites is not None:
-            kwargs["n_sites"] = args.n_sites
-        if args.n_areas is not None:
-            kwargs["n_areas"] = args.n_areas
-    t0 = time.perf_counter()
-    sim = simulate_cohort(args.seed, **kwargs)
-    paths = write_bundle(sim, args.out)
-    _say(f"simulated {len(sim.persons)} persons (seed {args.seed}, attrition {args.attrition}) "
-         f"in {time.perf_counter() - t0:.1f} s; wrote {len(paths)} files to {args.out}")
-    return 0
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    try:
-        cohort = load_data(args.data)
-    except CohortError as err:
-        _say(str(err))  # the full listing, one problem per line
-        raise
-    summary = cohort.summary()
-    _say(repr(cohort))
-    _say(summary.to_markdown())
-    if args.out:
-        summary.write(args.out)
-        _say(f"wrote the cohort summary to {args.out}")
-    return 0
-
-
-def cmd_fit(args: argparse.Namespace) -> int:
-    from dtors_bayes.workflow.spec import load_spec
-
-    spec = load_spec(_resolve_spec(args.spec))
-    cohort = load_data(args.data)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    fit = spec.fit(cohort, draws=args.draws, tune=args.tune, chains=args.chains,
-                   random_seed=args.seed, target_accept=args.target_accept,
-                   progressbar=args.progress and sys.stderr.isatty())
-    fit.save(out)
-    _say(f"{fit!r}\nsampled in {time.perf_counter() - t0:.1f} s; saved to {out}")
-    return 0
-
-
-def cmd_estimate(args: argparse.Namespace) -> int:
-    from dtors_bayes.models.io import load_fit
-    from dtors_bayes.reporting.report import write_estimates
-
-    _check_file(args.fit, "fit")
-    cohort = load_data(args.data) if args.data else None
-    fit = load_fit(args.fit, cohort)
-    table = _estimate(fit, cohort, args, _spec_of_fit(fit))
-    try:
-        path = write_estimates(table, args.out)
-    except ValueError as err:
-        raise FitError(str(err)) from err
-    _say(f"{len(table)} estimates of {fit.outcome} written to {path}")
-    return 0
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from dtors_bayes.models.io import load_fit
-    from dtors_bayes.reporting.report import write_report
-
-    for f in args.fits:
-        _check_file(f, "fit")
-    cohort = load_data(args.data)
-    fits, specs, tables = [], [], []
-    for f in _progress(args.fits, desc="estimating", enabled=args.progress):
-        fit = load_fit(f, cohort)
-        spec = _spec_of_fit(fit)
-        fits.append(fit)
-        specs.append(spec)
-        tables.append(_estimate(fit, cohort, args, spec))
-    extras = extra_tables(fits, specs, cohort)
-    economics = causal = None
-    if args.economics:
-        from dtors_bayes.workflow.economics_command import load_results
-
-        economics = load_results(args.economics)
-    if args.causal:
-        from dtors_bayes.workflow.causal_command import load_results as load_causal
-
-        causal = load_causal(args.causal)
-    index = write_report(args.out, cohort=cohort, fits=fits, estimates=tables,
-                         extra_tables=extras, economics=economics, causal=causal)
-    _say(f"report written to {index}")
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from dtors_bayes.reporting.report import write_report
-    from dtors_bayes.simulation.bundle import load_example
-    from dtors_bayes.workflow.spec import load_spec
-
-    t0 = time.perf_counter()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    cohort = load_example()
-    _say(f"data: {cohort!r}")
-    cohort.summary().write(out / "cohort")
-    specs = [load_spec(MODELS_DIR / f"{name}.toml") for name in args.specs]
-    fits, tables = [], []
-    (out / "fits").mkdir(exist_ok=True)
-    bar = _progress(specs, desc="fitting", enabled=args.progress)
-    for spec in bar:
-        bar.set_postfix_str(spec.name)
-        t1 = time.perf_counter()
-        fit = spec.fit(cohort, draws=args.draws, tune=args.tune, chains=args.chains)
-        fit.save(out / "fits" / f"{spec.name}.nc")
-        fits.append(fit)
-        tables.append(spec.estimate(fit, cohort=cohort, weighting="none"))
-        bar.write(f"  {spec.name}: {time.perf_counter() - t1:.0f} s"
-                  + (f" ({len(fit.problems())} sampler warning(s))" if fit.problems() else ""))
-    extras: dict = {}
-    causal = None
-    if not args.core_only:
-        from dtors_bayes.workflow.causal_command import demo_results
-
-        causal = demo_results(fits, note=lambda s: print(f"{PROG}: note: {s}", file=sys.stderr))
-        extras = extra_tables(fits[:1], specs[:1], cohort, deltas=DEMO_DELTAS)
-        # the headline outcome again with propagated weights, side by side, when available
-        try:
-            tables.append(specs[0].estimate(fits[0], cohort=cohort, weighting="propagated"))
-        except DtorsError as err:
-            print(f"{PROG}: note: propagated weighting skipped: {one_line(err)}",
-                  file=sys.stderr)
-    index = write_report(out, cohort=cohort, fits=fits, estimates=tables, extra_tables=extras,
-                         causal=causal,
-                         title="dtors_bayes demo: the bundled synthetic DTORS-shaped cohort")
-    _say(f"report written to {index}")
-    _say(f"demo wall time: {time.perf_counter() - t0:.1f} s")
-    return 0
-
-
-def cmd_economics(args: argparse.Namespace) -> int:
-    from dtors_bayes.workflow.economics_command import cmd_economics as run
-
-    return run(args, load_data=load_data, say=_say,
-               estimate=lambda fit, cohort: _estimate(fit, cohort, None, _spec_of_fit(fit)))
-
-
-def cmd_causal(args: argparse.Namespace) -> int:
-    from dtors_bayes.workflow.causal_command import cmd_causal as run
-
-    return run(args, load_data=load_data, say=_say,
-               estimate=lambda fit, cohort: _estimate(fit, cohort, None, _spec_of_fit(fit)))
-
-
-def cmd_study(args: argparse.Namespace) -> int:
-    from dtors_bayes.studies.files import run_study_file
-
-    _check_file(args.file, "study file")
-    # every task failing raises StudyFailed (a DtorsError: one message, exit status 1)
-    run_study_file(args.file, args.out, scheduler=args.scheduler, n_workers=args.workers,
-                   progress=args.progress)
-    _say(f"study written to {args.out}")
-    return 0
-
-
+# ---------------------------------------------------------------------- dispatch
 def run_forwarded(command: str, argv: list[str]) -> int:
     """Run ``sensitivity`` / ``compare``: :func:`~dtors_bayes.workflow.commands.cmd_sensitivity`
     / :func:`~dtors_bayes.workflow.commands.cmd_compare` on the command's own ``argv``."""
@@ -500,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the data the fit was made from (checked by hash; needed by weighting)")
     p.add_argument("--out", required=True, help="table to write: .csv, .md, .tex or .html")
     estimate_options(p)
+    p.add_argument("--by", default=None, metavar="COLUMN",
+                   help="also subgroup estimands by this person-level categorical column "
+                        "(e.g. referral_route; needs --data unless it is a modifier of the "
+                        "model; default: the fit's spec)")
 
     p = add("report", cmd_report)
     p.add_argument("--fits", nargs="+", required=True, metavar="FIT", help="saved fits (.nc)")
@@ -514,17 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     progress(p)
 
     p = add("demo", cmd_demo)
-    p.add_argument("--out", default="report", help="report folder (default: %(default)s)")
-    p.add_argument("--draws", type=int, default=1000,
-                   help="draws per chain (default: %(default)s)")
-    p.add_argument("--tune", type=int, default=1000,
-                   help="tuning steps per chain (default: %(default)s)")
-    p.add_argument("--chains", type=int, default=4,
-                   help="chains, run in parallel (default: %(default)s)")
-    p.add_argument("--specs", nargs="+", default=list(DEMO_SPECS), metavar="NAME",
-                   help="bundled specs to fit (default: %(default)s)")
-    p.add_argument("--core-only", action="store_true",
-                   help="skip the optional weighting and sensitivity extras")
+    demo_arguments(p)
     progress(p)
 
     for name in FORWARDED:

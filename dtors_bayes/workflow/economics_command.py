@@ -44,7 +44,6 @@ assumption), the figures
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import tomllib
 from collections.abc import Callable, Mapping
@@ -53,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from dtors_bayes.exceptions import SpecError
-from dtors_bayes.workflow.outputs import resolve_named, write_outputs
+from dtors_bayes.workflow.outputs import read_outputs, resolve_named, write_outputs
 from dtors_bayes.workflow.spec import schema_problems, type_name
 
 EXAMPLE_DIR = Path(str(files("dtors_bayes.workflow") / "specs" / "economics"))
@@ -475,23 +474,9 @@ def report_results(res: Mapping[str, Any]):
 
 def load_results(folder: str | Path):
     """Read an ``economics`` output folder back as the report's view (PNG figures)."""
-    import pandas as pd
-
-    folder = Path(folder)
-    meta_path = folder / "economics.json"
-    if not meta_path.exists():
-        raise FileNotFoundError(f"{str(folder)!r}: no economics.json (not a folder written by "
-                                "dtors-bayes economics)")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        tables = {n: pd.read_csv(folder / f"economics_{n}.csv", keep_default_na=False,
-                                 na_values=[""]) for n in TABLES
-                  if (folder / f"economics_{n}.csv").exists()}
-    except (ValueError, OSError) as err:
-        raise SpecError(f"{str(folder)!r}: cannot read the economics results: {err}") from None
-    figures = [(n, folder / f"{n}.png", alt) for n, alt in meta.get("figures", [])
-               if (folder / f"{n}.png").exists()]
-    return report_results({"tables": tables, "figures": figures, "meta": meta})
+    return report_results(read_outputs(folder, tables=TABLES, table_prefix="economics_",
+                                       figure_prefix="", meta_name="economics.json",
+                                       command="economics"))
 
 
 # ---------------------------------------------------------------------- the command

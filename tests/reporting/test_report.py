@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dtors_bayes._format import latex_table
 from dtors_bayes.reporting import figures as plots
 from dtors_bayes.reporting import report as report
 from dtors_bayes.testing import parse_html
@@ -127,7 +128,7 @@ def test_variants_side_by_side(hand_estimates):
 def test_latex_and_markdown_tables(tmp_path):
     df = pd.DataFrame({"name": ["a_b & c%", "x"], "value": [0.123456, np.nan],
                        "n": [3, 4], "ok": [True, False]})
-    tex = report.latex_table(df, caption="Cap_1")
+    tex = latex_table(df, caption="Cap_1")
     assert r"a\_b \& c\%" in tex and r"\caption{Cap\_1}" in tex
     assert r"\begin{tabular}{lrrl}" in tex and "0.1235" in tex
     paths = report.write_table(df, tmp_path, "t")

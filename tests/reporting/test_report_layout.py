@@ -182,8 +182,9 @@ def test_page_is_rendered_from_the_package_templates(monkeypatch, tmp_path):
     for needle in ("90% equal-tailed", "cannot be decided", "no unmeasured confounding",
                    "population = sample", "<code>mar</code>"):
         assert needle in text, needle
-    source = (ROOT / "dtors_bayes" / "reporting" / "report.py").read_text()
-    assert "<!DOCTYPE" not in source and "<table" not in source  # no f-string HTML pages
+    for module in ("report.py", "tables.py"):  # the page assembly and its tables
+        source = (ROOT / "dtors_bayes" / "reporting" / module).read_text()
+        assert "<!DOCTYPE" not in source and "<table" not in source  # no f-string HTML pages
 
 
 def test_templates_ship_in_the_wheel_config():

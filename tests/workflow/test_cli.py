@@ -95,6 +95,12 @@ def test_round_trip_fit_estimate_report(simulated, workdir):
     assert {"level", "change", "modality_contrast"} <= set(table["estimand"])
     assert (table["ci_prob"] == 0.9).all()
     assert r"\begin{tabular}" in (workdir / "crime.tex").read_text()
+    # --by: subgroup rows on top of the whole-population ones (the spec has no [estimate] by)
+    res = run("estimate", fit_path, "--data", simulated, "--out", workdir / "crime_by.csv",
+              "--by", "referral_route")
+    assert res.returncode == 0, res.stderr
+    by = pd.read_csv(workdir / "crime_by.csv")
+    assert "referral_route" in set(by["subgroup"].dropna()) and len(by) > len(table)
     res = run("report", "--fits", fit_path, "--data", simulated, "--out", workdir / "rep",
               "--no-progress")
     assert res.returncode == 0, res.stderr
