@@ -60,6 +60,10 @@ def kfold_by_group(fit, *, group: str = "site", k: int = 10, seed: int = 0,
         sub_design = dataclasses.replace(d, y=y)
         tree, _ = sample_model(fit.model.build(sub_design), draws=draws, tune=tune,
                                chains=chains, random_seed=seed + f, progressbar=progressbar)
+        if fit.model.integrates_person(sub_design):  # draw z_person given the fold's data
+            from dtors_bayes.models.quadrature import attach_person_effects
+
+            tree = attach_person_effects(fit.model, sub_design, tree, seed=seed + f)
         fold_fit = type(fit)(fit.model, d, tree, {})
         ll = pointwise_log_likelihood(fold_fit).values.reshape(-1, p_idx.size)
         elpd_cell[held] = logsumexp(ll[:, held], axis=0) - np.log(ll.shape[0])

@@ -15,6 +15,9 @@ The room that builds and samples the PyMC models, in the order a fit uses them:
   same code on PyTensor variables and on posterior draws;
 - :mod:`~dtors_bayes.models.change_model`: :class:`ChangeModel`, the hierarchical
   within-person change model (sites, areas, persons, modality trajectories);
+- :mod:`~dtors_bayes.models.quadrature`: ``person_effect="quadrature"``, the person effect
+  integrated out by Gauss-Hermite (:class:`~dtors_bayes.models.quadrature.PersonIntegral`)
+  and ``z_person`` drawn afterwards from its exact conditional;
 - :mod:`~dtors_bayes.models.response`: the response (interview) model, MAR:
   :class:`ResponseModel`, :class:`ResponseFit`, the attempt rule and the response
   propensities;

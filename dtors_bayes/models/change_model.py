@@ -46,6 +46,13 @@ from dtors_bayes.models.priors import (
     parse_level_loc,
     wave_centres,
 )
+from dtors_bayes.models.quadrature import (
+    PERSON_EFFECTS,
+    QUADRATURE_NODES,
+    PersonIntegral,
+    gauss_hermite,
+    quadrature_problems,
+)
 from dtors_bayes.models.time_basis import TIME_KINDS, TimeBasis
 
 
@@ -98,6 +105,15 @@ class ChangeModel:
         Person-level categorical columns (e.g. ``("referral_route",)``) whose levels get
         their own, partially pooled trajectories and modality contrasts
         (:mod:`dtors_bayes.models.modifiers`). ``()`` (default): none.
+    person_effect : {"sampled", "quadrature"}
+        ``"sampled"`` (default): one non-centred ``z_person`` per person, sampled by NUTS.
+        ``"quadrature"``: each person's effect integrated out of the likelihood by
+        ``quadrature_nodes``-point Gauss-Hermite, and ``z_person`` drawn afterwards from its
+        exact conditional draw by draw (:mod:`dtors_bayes.models.quadrature`); the same
+        posterior, sampled without the person-effect funnel. Not with a shared-parameter
+        response model.
+    quadrature_nodes : int
+        Gauss-Hermite nodes of ``person_effect="quadrature"`` (default 15).
     """
 
     outcome: str
@@ -113,6 +129,8 @@ class ChangeModel:
     priors: dict[str, LevelLoc] = field(default_factory=dict)
     trials: int | None = None
     modifiers: tuple[str, ...] = ()
+    person_effect: str = "sampled"
+    quadrature_nodes: int = QUADRATURE_NODES
 
     def __post_init__(self) -> None:
         problems = []
@@ -141,6 +159,15 @@ class ChangeModel:
                             "model object")
         if self.knots is not None:
             self.knots = tuple(float(k) for k in self.knots)
+        if self.person_effect not in PERSON_EFFECTS:
+            problems.append(f"person_effect={self.person_effect!r}; allowed: "
+                            f"{', '.join(map(repr, PERSON_EFFECTS))}")
+        elif self.person_effect == "quadrature":
+            problems += quadrature_problems(self)
+        if not (isinstance(self.quadrature_nodes, int | np.integer)
+                and 3 <= int(self.quadrature_nodes) <= 100):
+            problems.append(f"quadrature_nodes={self.quadrature_nodes!r}; allowed: an integer "
+                            "from 3 to 100")
         if problems:
             raise ModelError("invalid ChangeModel:\n" + "\n".join(f"  - {p}" for p in problems))
 
@@ -166,6 +193,9 @@ class ChangeModel:
         d.pop("modifiers")
         if self.modifiers:  # absent without modifiers: the stored spec stays as it was
             d["modifiers"] = list(self.modifiers)
+        for key in ("person_effect", "quadrature_nodes"):  # likewise at their defaults
+            if d[key] == getattr(ChangeModel, key):
+                d.pop(key)
         return d
 
     @classmethod
@@ -328,11 +358,30 @@ class ChangeModel:
 
     def build(self, cohort_or_design) -> Any:
         """Build the PyMC model (a ``pm.Model``) for a cohort or a :class:`Design`."""
+        design = cohort_or_design if isinstance(cohort_or_design, Design) else \
+            self.design(cohort_or_design)
+        return self._build(design)[0]
+
+    def build_quadrature(self, design: Design, nodes) -> tuple[Any, PersonIntegral]:
+        """The model with the person effect integrated over ``nodes`` and its
+        :class:`~dtors_bayes.models.quadrature.PersonIntegral` (the per-person terms).
+
+        ``nodes``: standard-normal node values, (K,) or a (n_person, G) PyTensor matrix
+        (the conditional of ``z_person``, :func:`~dtors_bayes.models.quadrature.
+        draw_person_effects`). The model's ``person_marginal`` potential uses Gauss-Hermite
+        weights and is only meaningful for the Gauss-Hermite nodes.
+        """
+        return self._build(design, nodes=nodes)
+
+    def integrates_person(self, design: Design) -> bool:
+        """Whether the built model integrates the person effect out (quadrature, and a
+        person effect at all)."""
+        return self.person_effect == "quadrature" and design.y.shape[1] > 1
+
+    def _build(self, design: Design, nodes=None) -> tuple[Any, PersonIntegral | None]:
         import pymc as pm
         import pytensor.tensor as pt
 
-        design = cohort_or_design if isinstance(cohort_or_design, Design) else \
-            self.design(cohort_or_design)
         basis = self.basis(design)
         fam = self.family_obj
         scales = self.prior_scales(design)
@@ -340,10 +389,15 @@ class ChangeModel:
         cells = design.cells(basis, p_idx, t_idx, design.months[p_idx, t_idx])
         coords = self.coords(design, basis)
         coords["obs"] = np.arange(p_idx.size)
+        integral = None
+        if nodes is not None or self.integrates_person(design):
+            x, log_w = gauss_hermite(self.quadrature_nodes)
+            integral = PersonIntegral(design.n_person, x if nodes is None else nodes, log_w)
         with pm.Model(coords=coords) as model:
             etas = {}
             for part, prefix in zip(fam.parts, ("", "pos_"), strict=False):
-                params = self._parameters(prefix, scales[prefix], design, basis)
+                params = self._parameters(prefix, scales[prefix], design, basis,
+                                          sample_person=integral is None)
                 lead = {prefix + k: pt.shape_padleft(v) for k, v in params.items()}
                 etas[part] = linear_predictor(lead, cells, prefix=prefix,
                                               by_time=self.modality_by_time)[0]
@@ -351,13 +405,23 @@ class ChangeModel:
             aux_scale.update({k: v for k, v in self.priors.items() if k in fam.aux})
             aux = fam.make_aux(aux_scale)
             y_obs = design.y[p_idx, t_idx]
-            fam.observe("y", etas, aux, y_obs, trials=design.trials)
+            if integral is None:
+                fam.observe("y", etas, aux, y_obs, trials=design.trials)
+            else:
+                at_nodes = {part: etas[part][:, None] + integral.offset(model, prefix, p_idx)
+                            for part, prefix in zip(fam.parts, ("", "pos_"), strict=False)}
+                terms = fam.logp_terms(at_nodes, aux, y_obs, trials=design.trials)
+                for part, (idx, lp) in terms.items():
+                    integral.add("pos_" if part == "eta_pos" else "",
+                                 p_idx if idx is None else p_idx[idx], lp)
             if not isinstance(self.attrition, str):
-                self.attrition.add_to_model(model, self, design, etas)
-        return model
+                self.attrition.add_to_model(model, self, design, etas, integral=integral)
+            if integral is not None and nodes is None:
+                integral.finish()
+        return model, integral
 
     def _parameters(self, prefix: str, s: dict[str, float], design: Design,
-                    basis: TimeBasis) -> dict:
+                    basis: TimeBasis, *, sample_person: bool = True) -> dict:
         """Create the parameters of one linear predictor (names prefixed for hurdles)."""
         import pymc as pm
         import pytensor.tensor as pt
@@ -397,7 +461,8 @@ class ChangeModel:
                                             dims="covariate")
         if design.y.shape[1] > 1:
             p["sigma_person"] = pm.HalfNormal(f"{prefix}sigma_person", s["sigma_person"])
-            p["z_person"] = pm.Normal(f"{prefix}z_person", 0.0, 1.0, dims="person")
+            if sample_person:  # else integrated out (dtors_bayes.models.quadrature)
+                p["z_person"] = pm.Normal(f"{prefix}z_person", 0.0, 1.0, dims="person")
         for lvl in self.levels:
             p[f"sigma_{lvl}"] = pm.HalfNormal(f"{prefix}sigma_{lvl}", s[f"sigma_{lvl}"])
             p[f"z_{lvl}"] = pm.Normal(f"{prefix}z_{lvl}", 0.0, 1.0, dims=lvl)
@@ -456,6 +521,14 @@ class ChangeModel:
                                      random_seed=random_seed, sampler=sampler,
                                      progressbar=progressbar, target_accept=accept,
                                      cores=cores, nuts=nuts, backend=backend)
+        if self.integrates_person(design):
+            import time
+
+            from dtors_bayes.models.quadrature import attach_person_effects
+
+            t0 = time.perf_counter()
+            tree = attach_person_effects(self, design, tree, seed=random_seed + 1)
+            seconds += time.perf_counter() - t0
         fit = Fit.from_sampling(self, design, tree, cohort=cohort, seconds=seconds,
                                 settings={"draws": draws, "tune": tune, "chains": chains,
                                           "random_seed": random_seed, "sampler": sampler,

@@ -105,7 +105,9 @@ class Fit:
 
     def problems(self) -> list[str]:
         """Failed convergence checks in plain words; empty when all pass."""
-        return trouble(self.diagnostics())
+        from dtors_bayes.models.quadrature import quadrature_trouble
+
+        return trouble(self.diagnostics()) + quadrature_trouble(self.tree)
 
     def warn_if_trouble(self) -> None:
         """Issue one ``UserWarning`` per failed convergence check."""

@@ -355,8 +355,12 @@ class ResponseModel:
             p["z_person"] = model["z_person"]
         return {k: pt.shape_padleft(v) for k, v in p.items()}
 
-    def add_to_model(self, model, change_model, design: Design, etas: dict) -> None:
-        """Attrition hook of ``ChangeModel.build``: add the response likelihood (MAR)."""
+    def add_to_model(self, model, change_model, design: Design, etas: dict, *,
+                     integral=None) -> None:
+        """Attrition hook of ``ChangeModel.build``: add the response likelihood (MAR).
+
+        ``integral`` (the person-effect quadrature) is unused: without the shared parameter
+        the response does not depend on the person effect."""
         import pymc as pm
 
         layout = response_layout(design, change_model.family, self.attempted)

@@ -140,9 +140,13 @@ def pointwise_log_likelihood(fit) -> xr.DataArray:
     Hurdle families add the positive part's log density to the non-zero cells, so one value
     per observed cell is returned.
     """
+    from dataclasses import replace
+
     import pymc as pm
 
-    model = fit.model.build(fit.design)
+    # the conditional likelihood given the person effects: a quadrature fit's z_person are
+    # drawn into its posterior, so it is scored by the same model with them sampled
+    model = replace(fit.model, person_effect="sampled").build(fit.design)
     post = fit.tree["posterior"].to_dataset()
     free = [v.name for v in model.free_RVs]
     sub = xr.DataTree.from_dict({"posterior": post[[v for v in free if v in post]]})
