@@ -12,7 +12,7 @@ Sections and keys (all but ``[model] outcome`` optional)::
                  modality_by_time, baseline, levels, random_change, knots, priors (table),
                  trials, attrition ("mar" or a table such as
                  {kind = "selection", kappa_mean = -1.0, kappa_sd = 0.5}),
-                 modifiers (list of person-level columns, e.g. ["referral_route"])
+                 modifiers (person-level columns), person_effect, quadrature_nodes
     [sampler]    draws, tune, chains, random_seed, target_accept, sampler
     [estimate]   weighting ("none" | "fixed" | "propagated" | "mrp"),
                  contrasts ("reference" | "pairs"), reference, ci_prob,
@@ -258,6 +258,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "trials": _positive_int,
         "attrition": _attrition,
         "modifiers": _list_of(_string, what="column names", unique=True),
+        "person_effect": _one_of("sampled", "quadrature"), "quadrature_nodes": _positive_int,
     },
     "sampler": {
         "draws": _positive_int,
@@ -320,10 +321,6 @@ class AnalysisSpec:
 
     def model(self) -> ChangeModel:
         """The :class:`~dtors_bayes.models.change_model.ChangeModel` this spec describes.
-
-        Returns
-        -------
-        ChangeModel
 
         Raises
         ------

@@ -190,3 +190,18 @@ def test_quadrature_fit_agrees_with_the_sampled_fit(cohort, tmp_path):
     back = load_fit(tmp_path / "q.nc")
     assert back.model == q.model
     assert np.array_equal(back.posterior["z_person"].values, q.posterior["z_person"].values)
+
+
+def test_analysis_spec_takes_the_person_effect(tmp_path):
+    from dtors_bayes import SpecError
+    from dtors_bayes.workflow.spec import load_spec
+
+    good = tmp_path / "q.toml"
+    good.write_text('[model]\noutcome = "crime"\nperson_effect = "quadrature"\n'
+                    'quadrature_nodes = 11\n')
+    model = load_spec(good).model()
+    assert (model.person_effect, model.quadrature_nodes) == ("quadrature", 11)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[model]\noutcome = "crime"\nperson_effect = "laplace"\n')
+    with pytest.raises(SpecError, match="person_effect"):
+        load_spec(bad)
