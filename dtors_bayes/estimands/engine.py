@@ -163,15 +163,32 @@ def draws_of_estimands(
                         g_adj[s0:s1, g, m, j] = _wmean(mu_cf, w, gm)
 
     out = assemble_estimands(model, design, level, own, adj, weights, contrast_pairs)
-    if groups is None:
-        return out
-    column, _, glabels = groups
-    per_group = {}
-    for g, lab in enumerate(glabels):
-        if not gmasks[g].any():
+    if groups is not None:
+        out.update(assemble_subgroups(model, design, (g_level, g_own, g_adj), weights,
+                                      contrast_pairs, groups[0], groups[2], gmasks,
+                                      options=lambda g: {"mask": gmasks[g]}))
+    return out
+
+
+def assemble_subgroups(model, design, arrays: tuple[np.ndarray, np.ndarray, np.ndarray],
+                       wspec: WeightSpec, pairs: list[tuple[str, str]], column: str,
+                       labels: list[str], masks: list[np.ndarray], *,
+                       options=lambda g: {}) -> dict[tuple, np.ndarray]:
+    """Every estimand over each subgroup, keyed with ``"column=level"``, plus the
+    ``subgroup_difference`` rows (:func:`subgroup_differences`).
+
+    ``arrays`` are the per-group ``(level, own, adj)`` averages, each with the group on axis
+    1; ``options(g)`` gives :func:`assemble_estimands`'s keywords for group ``g`` (its
+    ``mask`` for person averages; ``present`` and ``modalities`` for MRP cells). Empty
+    groups are skipped.
+    """
+    g_level, g_own, g_adj = arrays
+    out, per_group = {}, {}
+    for g, lab in enumerate(labels):
+        if not masks[g].any():
             continue
         d = assemble_estimands(model, design, g_level[:, g], g_own[:, g], g_adj[:, g],
-                               weights, contrast_pairs, mask=gmasks[g])
+                               wspec, pairs, **options(g))
         per_group[lab] = d
         out.update({(*k, f"{column}={lab}"): v for k, v in d.items()})
     out.update(subgroup_differences(per_group, column))

@@ -60,9 +60,9 @@ import pandas as pd
 from dtors_bayes.constants import AGE_LABELS, CI_PROB
 from dtors_bayes.estimands.engine import (
     assemble_estimands,
+    assemble_subgroups,
     contrast_pairs,
     estimand_table,
-    subgroup_differences,
 )
 from dtors_bayes.estimands.subgroups import cell_subgroup_codes, label_subgroups
 from dtors_bayes.estimands.weights import WeightSpec
@@ -316,20 +316,13 @@ def mrp_draws(fit: Fit, cells: pd.DataFrame, X_cells: np.ndarray, *, n_nodes: in
     no_weights = WeightSpec(None, "mrp", "target")  # baseline="covariate" is refused above
     out = assemble_estimands(model, design, level, own, adj, no_weights, contrast_list or [],
                              present=present, modalities=compare)
-    if groups is None:
-        return out
-    column, _, glabels = groups
-    per_group = {}
-    for g, lab in enumerate(glabels):
-        if not gmasks[g].any():
-            continue
-        g_present = [bool((gmasks[g] & (mod == m)).any()) for m in range(len(labels))]
-        d = assemble_estimands(model, design, g_level[:, g], g_own[:, g], g_adj[:, g],
-                               no_weights, contrast_list or [], present=g_present,
-                               modalities=compare)
-        per_group[lab] = d
-        out.update({(*k, f"{column}={lab}"): v for k, v in d.items()})
-    out.update(subgroup_differences(per_group, column))
+    if groups is not None:
+        out.update(assemble_subgroups(
+            model, design, (g_level, g_own, g_adj), no_weights, contrast_list or [],
+            groups[0], groups[2], gmasks,
+            options=lambda g: {"present": [bool((gmasks[g] & (mod == m)).any())
+                                           for m in range(len(labels))],
+                               "modalities": compare}))
     return out
 
 
