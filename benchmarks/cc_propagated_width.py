@@ -9,18 +9,23 @@ each wave and the change from intake of ``employed`` and ``acquisitive_crime`` b
 
 - ``lin_person`` / ``lin_area``: fixed DTORS-style weights, linearisation (Taylor)
   standard error with persons or areas (the first-stage units) as primary sampling units,
-  normal 90% interval;
+  weights taken as known, normal 90% interval;
+- ``lin_person_est`` / ``lin_area_est``: the same estimate, linearised with the weights'
+  estimation (raking as GREG residuals, the response model's score;
+  ``complete_case_estimates(linearisation="estimated")``);
 - ``bb_<bootstrap>``: ``--draws`` propagated weight draws (Bayesian bootstrap, raking and
   weighted-likelihood-bootstrap response model, trimmed per copy), equal-tailed 90%
   interval, for each Bayesian-bootstrap design of ``--bootstraps``
-  (:func:`dtors_bayes.weighting.draws.bootstrap_stages`).
+  (:func:`dtors_bayes.weighting.draws.bootstrap_stages`); ``design+unbiased`` is the
+  ``design`` bootstrap with ``correction="unbiased"`` (Dirichlet((J-2)/J) over the J areas).
 
 Reported per outcome, estimand and wave: the mean over replicates of the width ratio
 (propagated / linearisation, each bootstrap against the linearisation with the matching
 units: ``persons`` against ``lin_person``, ``design`` (areas) and ``multistage`` against
-``lin_area``) with its Monte Carlo standard error (sd of the per-replicate ratios /
-sqrt(R)), and the 90% coverage of the simulator's true target-population value with its
-binomial Monte Carlo error sqrt(c (1 - c) / R). Complete-case crime under MAR is biased
+``lin_area``; ``ratio_est_*`` against the estimated-weights linearisation) with its Monte
+Carlo standard error (sd of the per-replicate ratios / sqrt(R)), and the 90% coverage of
+the simulator's true target-population value with its binomial Monte Carlo error
+sqrt(c (1 - c) / R). Complete-case crime under MAR is biased
 (response depends on the previous outcome, which the CC response model omits), so its
 coverage is reported but the width target (within 10% of linearisation, nominal coverage)
 is read on ``employed``.
@@ -36,8 +41,16 @@ around :func:`dtors_bayes.weighting.draws.weight_draw_arrays`, patched in as the
 ``dtors_bayes.weighting.complete_case`` calls; the estimates still go through
 ``complete_case_estimates``).
 
+``--spread R`` instead runs R replicates of the point estimates only (fixed weights, no
+weight draws; about 0.4 s each) and prints, per estimand, the estimator's actual sampling
+sd over replicates, its bias, the coverage an interval with that exact sd would have
+(``oracle_cov``), and each linearisation's sqrt(mean SE^2) over that sd (Monte Carlo se
+``1 / sqrt(2 (R - 1))``): the reference the propagated widths are read against in the
+results file.
+
 Usage::
 
+    python benchmarks/cc_propagated_width.py --spread 1500
     python benchmarks/cc_propagated_width.py --minutes 10
     python benchmarks/cc_propagated_width.py --replicates 20 --draws 200 --out /tmp/x.md
 """
@@ -73,7 +86,7 @@ _MEMO: dict = {}
 def _shared_draws(persons, population, n_draws, **kw):
     """``weight_draw_arrays``, computed once per cohort and settings (outcome-free)."""
     key = (id(persons), n_draws, kw.get("seed"), kw.get("trim"), kw.get("bootstrap"),
-           kw.get("interviewed") is None)
+           kw.get("correction"), kw.get("interviewed") is None)
     if key not in _MEMO:
         _MEMO[key] = _DRAWS(persons, population, n_draws, **kw)
     return _MEMO[key]
@@ -107,19 +120,32 @@ def replicate(sc: Scenario, seed: int, n_draws: int, bootstraps: list[str]) -> l
     rows: list[dict] = []
     for outcome in OUTCOMES:
         for method, cluster in (("lin_person", None), ("lin_area", "area_id")):
-            tab = complete_case_estimates(cohort, outcome, weights="fixed", fixed=fw,
-                                          cluster=cluster, ci_prob=CI)
-            rows += _rows(tab, method, outcome, sim.truth)
+            for lin, suffix in (("fixed", ""), ("estimated", "_est")):
+                tab = complete_case_estimates(cohort, outcome, weights="fixed", fixed=fw,
+                                              cluster=cluster, ci_prob=CI,
+                                              linearisation=lin)
+                rows += _rows(tab, method + suffix, outcome, sim.truth)
         for b in bootstraps:
+            boot, _, corr = b.partition("+")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 tab = complete_case_estimates(cohort, outcome, weights="propagated",
                                               n_draws=n_draws, seed=seed, ci_prob=CI,
-                                              bootstrap=b)
-            rows += _rows(tab, f"bb_{b}", outcome, sim.truth)
+                                              bootstrap=boot, correction=corr or None)
+            rows += _rows(tab, _name(b), outcome, sim.truth)
     for r in rows:
         r["replicate"] = seed
     return rows
+
+
+def _name(b: str) -> str:
+    """Method label of a ``--bootstraps`` entry: ``design+unbiased`` -> ``bb_design_unbiased``."""
+    return "bb_" + b.replace("+", "_")
+
+
+def _lin_methods(df: pd.DataFrame) -> list[str]:
+    return [m for m in ("lin_person", "lin_area", "lin_person_est", "lin_area_est")
+            if m in set(df["method"])]
 
 
 def summarise(df: pd.DataFrame, bootstraps: list[str]) -> pd.DataFrame:
@@ -140,11 +166,16 @@ def _summary_row(g: pd.DataFrame, cov, R: int, outcome: str, est: str, wave: int
                  bootstraps: list[str]) -> dict:
     """One summary row: width ratios per bootstrap and coverage per method."""
     rec: dict = {"outcome": outcome, "estimand": est, "wave": wave}
-    for b in bootstraps:
-        ref = "lin_person" if b == "persons" else "lin_area"
-        ratio = (g[f"bb_{b}"] / g[ref]).to_numpy()
-        rec[f"ratio_{b}"] = f"{ratio.mean():.3f} ± {ratio.std(ddof=1) / np.sqrt(R):.3f}"
-    for m in ["lin_person", "lin_area"] + [f"bb_{b}" for b in bootstraps]:
+    for suffix in ("", "_est"):
+        for b in bootstraps:
+            ref = ("lin_person" if b == "persons" else "lin_area") + suffix
+            if ref not in g.columns:
+                continue
+            ratio = (g[_name(b)] / g[ref]).to_numpy()
+            rec[f"ratio{suffix}_{b}"] = (f"{ratio.mean():.3f} ± "
+                                         f"{ratio.std(ddof=1) / np.sqrt(R):.3f}")
+    for m in [c for c in ("lin_person", "lin_area", "lin_person_est", "lin_area_est")
+              if c in g.columns] + [_name(b) for b in bootstraps]:
         c = cov.get_group((outcome, est, wave, m)).mean()
         rec[f"cov_{m}"] = f"{c:.3f} ± {np.sqrt(c * (1 - c) / R):.3f}"
     return rec
@@ -154,7 +185,7 @@ def calibration(df: pd.DataFrame, bootstraps: list[str]) -> pd.DataFrame:
     """Mean half-width / z over the empirical sd of the error, per method (± MC se)."""
     z = float(ndtri(0.5 + CI / 2))
     R = df["replicate"].nunique()
-    methods = ["lin_person", "lin_area"] + [f"bb_{b}" for b in bootstraps]
+    methods = _lin_methods(df) + [_name(b) for b in bootstraps]
     recs = []
     for outcome in OUTCOMES:
         for est, wave in KEYS:
@@ -184,6 +215,38 @@ def widths(df: pd.DataFrame) -> pd.DataFrame:
     return w.reset_index()
 
 
+def spread(sc: Scenario, seeds: range) -> pd.DataFrame:
+    """Point estimates only: the actual sampling spread and each linearisation's SE over it."""
+    from scipy.stats import norm
+
+    recs = []
+    for seed in seeds:
+        sim = sc.simulate(seed)
+        cohort = sim.cohort
+        fw = fixed_weights(cohort)
+        for outcome in OUTCOMES:
+            for method, cluster in (("lin_person", None), ("lin_area", "area_id")):
+                for lin, suffix in (("fixed", ""), ("estimated", "_est")):
+                    tab = complete_case_estimates(cohort, outcome, fixed=fw, cluster=cluster,
+                                                  ci_prob=CI, linearisation=lin)
+                    for r in _rows(tab, method + suffix, outcome, sim.truth):
+                        recs.append({**r, "replicate": seed})
+    df = pd.DataFrame(recs)
+    z = float(ndtri(0.5 + CI / 2))
+    out = []
+    for (outcome, est, wave), d in df.groupby(["outcome", "estimand", "wave"], sort=False):
+        ref = d[d["method"] == "lin_person"]
+        err = ref["mean"] - ref["truth"]
+        sd, b = float(err.std(ddof=1)), float(err.mean())
+        rec = {"outcome": outcome, "estimand": est, "wave": wave, "sd_error": sd, "bias": b,
+               "oracle_cov": float(norm.cdf(z - b / sd) - norm.cdf(-z - b / sd))}
+        for m, dm in d.groupby("method", sort=False):
+            rec[m] = float(np.sqrt((dm["sd"] ** 2).mean()) / sd)
+            rec[f"cov_{m}"] = float(dm["covered"].mean())
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replicates", type=int, default=1000)
@@ -191,10 +254,15 @@ def main(argv: list[str] | None = None) -> None:
                     help="start no new replicate after this many minutes")
     ap.add_argument("--draws", type=int, default=400, help="weight draws per bootstrap")
     ap.add_argument("--persons", type=int, default=500)
-    ap.add_argument("--bootstraps", default="persons,design,multistage")
+    ap.add_argument("--bootstraps", default="persons,design,design+unbiased",
+                    help="comma-separated bootstrap designs; '+unbiased' adds the "
+                         "few-cluster correction (e.g. design+unbiased)")
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--csv", type=Path, default=None, help="also write the replicate rows")
+    ap.add_argument("--spread", type=int, default=0,
+                    help="only the sampling spread of the point estimates over this many "
+                         "replicates (no weight draws); printed, --out untouched")
     ap.add_argument("--from-csv", type=Path, nargs="+", default=None,
                     help="summarise replicate rows written by earlier runs (--csv) instead of "
                          "simulating; each replicate depends only on its seed, so runs over "
@@ -203,6 +271,13 @@ def main(argv: list[str] | None = None) -> None:
     bootstraps = [b.strip() for b in args.bootstraps.split(",") if b.strip()]
     sc = scenario(args.persons)
     t0 = time.time()
+    if args.spread:
+        tab = spread(sc, range(args.seed, args.seed + args.spread))
+        print(f"{args.spread} replicates (seeds {args.seed}..{args.seed + args.spread - 1}) "
+              f"in {(time.time() - t0) / 60:.1f} min; SE ratio MC se "
+              f"{1 / np.sqrt(2 * (args.spread - 1)):.3f}\n")
+        print(markdown_table(tab, ".3f"))
+        return
     if args.from_csv:
         df = pd.concat([pd.read_csv(f) for f in args.from_csv], ignore_index=True)
         df = df.drop_duplicates(["replicate", "outcome", "method", "estimand", "wave"])
@@ -237,13 +312,19 @@ def main(argv: list[str] | None = None) -> None:
         "simulator's target-population value. Intervals 90%: normal (linearisation) or "
         f"equal-tailed over {args.draws} weight draws (propagated), trim 5 (per copy).", "",
         "Ratio columns: mean over replicates of (propagated width / linearisation width) ± "
-        "Monte Carlo se; `persons` is compared with `lin_person`, `design` (areas) and "
-        "`multistage` with `lin_area`. Coverage columns: share of replicates whose interval "
-        "covers the truth ± binomial MC se (nominal 0.90). Complete-case crime is biased under MAR "
+        "Monte Carlo se; `persons` is compared with `lin_person`, the area bootstraps "
+        "(`design`, `design+unbiased`, `multistage`) with `lin_area`; `ratio_est_*` with the "
+        "estimated-weights linearisation (`lin_*_est`: raking and the response model's "
+        "estimation linearised too). Coverage: share of replicates whose interval covers "
+        "the truth ± binomial MC se (nominal 0.90). Complete-case crime is biased under MAR "
         "(the response model omits the previous outcome), so read the width target on "
         "`employed`.", "",
-        "## Width ratios and coverage", "",
-        markdown_table(summ, ".3f"), "",
+        "## Width ratios", "",
+        markdown_table(summ[[c for c in summ.columns if not c.startswith("cov_")]], ".3f"),
+        "",
+        "## Coverage (90%)", "",
+        markdown_table(summ[[c for c in summ.columns if not c.startswith("ratio")]], ".3f"),
+        "",
         "## Standard-error calibration: mean half-width / z over the empirical sd of the "
         "error", "",
         "1 = width matches the estimator's sampling spread over replicates (bias excluded); "
@@ -253,7 +334,10 @@ def main(argv: list[str] | None = None) -> None:
         markdown_table(wid, ".4f"), "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
+    # keep the hand-written reading (from its "## Reading" heading on) of an existing file
+    old = args.out.read_text() if args.out.exists() else ""
+    keep = old[old.find("\n## Reading"):] if "\n## Reading" in old else ""
+    args.out.write_text("\n".join(lines) + keep)
     print("\n".join(lines))
 
 

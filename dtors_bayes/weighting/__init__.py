@@ -31,11 +31,14 @@ from dtors_bayes.weighting.calibration import (
 from dtors_bayes.weighting.complete_case import (
     CC_ASSUMPTION,
     CC_UNWEIGHTED,
+    LINEARISATIONS,
     complete_case_estimates,
+    estimated_weights_se,
     first_stage_cluster,
 )
 from dtors_bayes.weighting.diagnostics import kish_ess, largest_weights, weight_summary
 from dtors_bayes.weighting.draws import (
+    BB_CORRECTIONS,
     BOOTSTRAPS,
     attach_weights,
     bayesian_bootstrap,
@@ -75,6 +78,7 @@ __all__ = [
     "fixed_weights",
     "response_design",
     # draws (propagated weights)
+    "BB_CORRECTIONS",
     "BOOTSTRAPS",
     "attach_weights",
     "bayesian_bootstrap",
@@ -85,7 +89,9 @@ __all__ = [
     # complete case
     "CC_ASSUMPTION",
     "CC_UNWEIGHTED",
+    "LINEARISATIONS",
     "complete_case_estimates",
+    "estimated_weights_se",
     "first_stage_cluster",
     # diagnostics
     "kish_ess",

@@ -55,6 +55,19 @@ Bayesian bootstrap of a mean (the known case of the tests): for fixed ``y`` and
 ``Cov(D_i, D_j) = -1/(n^2 (n+1))``, ``Var(D'y) = sum_i (y_i - ybar)^2 / (n (n+1))
 = s^2 (n-1) / (n (n+1))`` with ``s^2`` the sample variance (denominator ``n-1``).
 
+*Few clusters* (``correction="unbiased"``). With ``J`` first-stage units and unit totals
+``e_k`` (the estimator linearised as ``sum_k G_k e_k / J``), ``D ~ Dirichlet(alpha 1_J)``
+gives ``Var(D'e) = sum_k (e_k - ebar)^2 / (J (J alpha + 1))``. The Bayesian bootstrap
+(``alpha = 1``) is therefore ``(J - 1)/(J + 1)`` times the unbiased with-replacement variance
+``sum_k (e_k - ebar)^2 / (J (J - 1))`` that the linearisation uses (its ``m/(m-1)``
+factor): 0.926 at the weighting study's 26 areas (sd 0.962), 0.996 at 500 persons. It is
+the BB's known small-sample property (Rubin 1981), not a coding error. ``"unbiased"`` uses
+``alpha = (J - 2)/J`` (``J >= 3``), the concentration at which ``J alpha + 1 = J - 1``, so
+the draws' variance of any linear statistic equals the unbiased estimator exactly (the
+Bayesian analogue of the ``m/(m-1)`` factor and of Rao and Wu's (1988) ``m - 1`` rescaling);
+each multiplier stays positive, so raking and trimming are unchanged. For non-linear
+statistics it holds to first order.
+
 Contents
 --------
 BOOTSTRAPS
@@ -91,6 +104,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dtors_bayes.models.fit import Fit
 
 __all__ = [
+    "BB_CORRECTIONS",
     "BOOTSTRAPS",
     "attach_weights",
     "bayesian_bootstrap",
@@ -104,10 +118,31 @@ __all__ = [
 #: Bayesian-bootstrap designs of the propagated weights (see :func:`bootstrap_stages`).
 BOOTSTRAPS = ("design", "multistage", "persons")
 
+#: Small-sample corrections of the Bayesian bootstrap (module notes, *Few clusters*).
+BB_CORRECTIONS = (None, "unbiased")
+
+
+def _dirichlet(rng: np.random.Generator, n_draws: int, size: int,
+               correction: str | None) -> np.ndarray:
+    """Unnormalised Dirichlet draws (n_draws, size): Exp(1), or Gamma((J-2)/J) when
+    ``correction="unbiased"`` (module notes)."""
+    if correction is None:
+        return rng.standard_exponential((n_draws, size))
+    if size < 3:
+        raise ValueError(f"correction={correction!r} needs at least 3 units in the Dirichlet "
+                         f"stage (alpha = (J - 2)/J); got J = {size}: pass correction=None")
+    e = rng.standard_gamma((size - 2) / size, (n_draws, size))
+    return np.maximum(e, np.finfo(float).tiny)
+
+
+def _check_correction(correction: str | None) -> None:
+    if correction not in BB_CORRECTIONS:
+        raise ValueError(f"correction={correction!r}; allowed: None, 'unbiased'")
+
 
 def bayesian_bootstrap(n: int, n_draws: int, rng: np.random.Generator,
                        stages: Sequence[np.ndarray] | None = None, *,
-                       persons: bool = True) -> np.ndarray:
+                       persons: bool = True, correction: str | None = None) -> np.ndarray:
     r"""``n_draws`` Bayesian-bootstrap multipliers of ``n`` persons, each row summing to ``n``.
 
     Without ``stages``: ``g = n D`` with ``D ~ Dirichlet(1_n)`` (Rubin 1981; normalised
@@ -147,15 +182,34 @@ def bayesian_bootstrap(n: int, n_draws: int, rng: np.random.Generator,
         Nested unit codes, outermost first.
     persons : bool
         Whether persons within the innermost unit are a last Dirichlet stage.
+    correction : {None, "unbiased"}
+        ``"unbiased"``: ``Dirichlet(alpha 1_J)`` with ``alpha = (J - 2)/J`` instead of
+        ``Dirichlet(1_J)``, so that the draws' variance of a linear statistic is the
+        unbiased with-replacement variance of the ``J`` units (module notes, *Few
+        clusters*). Only for one Dirichlet stage (persons, or one cluster stage without
+        persons): with several stages the later ones would need the first stage's
+        finite-population information.
 
     Returns
     -------
     ndarray (n_draws, n)
         Positive multipliers; every row sums to ``n``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``correction``, ``"unbiased"`` with several Dirichlet stages or
+        fewer than 3 units, or stage codes of the wrong length.
     """
+    _check_correction(correction)
     stages = [] if stages is None else list(stages)
+    if correction is not None and len(stages) + bool(persons) > 1:
+        raise ValueError(f"correction={correction!r} applies to a one-stage Bayesian "
+                         "bootstrap (bootstrap='design' or 'persons'); got "
+                         f"{len(stages) + bool(persons)} Dirichlet stages: pass "
+                         "correction=None")
     if not stages and persons:
-        e = rng.standard_exponential((n_draws, n))
+        e = _dirichlet(rng, n_draws, n, correction)
         return n * e / e.sum(axis=1, keepdims=True)
     if not stages:
         return np.ones((n_draws, n))
@@ -172,7 +226,7 @@ def bayesian_bootstrap(n: int, n_draws: int, rng: np.random.Generator,
         unit_parent = np.asarray(uniq.get_level_values(0), dtype=np.int64)
         n_parent = int(unit_parent.max()) + 1
         size = np.bincount(unit_parent, minlength=n_parent).astype(float)
-        e = rng.standard_exponential((n_draws, unit_parent.size))
+        e = _dirichlet(rng, n_draws, unit_parent.size, correction)
         onehot = np.zeros((unit_parent.size, n_parent))
         onehot[np.arange(unit_parent.size), unit_parent] = 1.0
         G = e * size[unit_parent] / (e @ onehot)[:, unit_parent]
@@ -230,7 +284,8 @@ def weight_draw_arrays(persons: pd.DataFrame, population: pd.DataFrame | None, n
                        interviewed: np.ndarray | None = None, response: str = "bootstrap",
                        response_draws: np.ndarray | None = None,
                        response_columns: Sequence[str] | None = None,
-                       bootstrap: str = "design") -> tuple[np.ndarray, np.ndarray | None]:
+                       bootstrap: str = "design", correction: str | None = None
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
     """Calibration draws (S, n) and, with ``interviewed``, response weights (S, n, T-1).
 
     Draw ``s``: multiplier ``g_s`` (:func:`bayesian_bootstrap` with the stages of
@@ -238,13 +293,16 @@ def weight_draw_arrays(persons: pd.DataFrame, population: pd.DataFrame | None, n
     (:func:`~dtors_bayes.weighting.raking.rake`
     with ``multiplier=g_s``): ``c_s``. Response weight of wave ``t``: per-copy weight
     ``b_i = r_it c_si / (g_si p_sit)``, capped at ``trim x`` its ``g_s``-weighted median over
-    respondents, then ``g_si b_i`` scaled to the population total.
+    respondents, then ``g_si b_i`` scaled to the population total. ``correction`` as in
+    :func:`bayesian_bootstrap`.
     """
+    _check_correction(correction)
     rng = np.random.default_rng(seed)
     prob = calibration_problem(persons, population, variables)
     n = prob.n
     stages, persons_stage, _ = bootstrap_stages(persons, bootstrap)
-    g = bayesian_bootstrap(n, n_draws, rng, stages, persons=persons_stage)
+    g = bayesian_bootstrap(n, n_draws, rng, stages, persons=persons_stage,
+                           correction=correction)
     cal = np.empty((n_draws, n))
     missed: list[float] = []
     for s in range(n_draws):
@@ -305,7 +363,7 @@ def weight_draws(cohort: Cohort, n_draws: int, *, seed: int | None = DEFAULT_SEE
                  response: str = "bootstrap", trim: float | None = DEFAULT_TRIM,
                  variables: Sequence[str] | None = None,
                  person_ids: Sequence | None = None,
-                 bootstrap: str = "design") -> np.ndarray:
+                 bootstrap: str = "design", correction: str | None = None) -> np.ndarray:
     """Draws of the weights: Bayesian bootstrap, raked, and (for a wave) inverse response.
 
     Draw ``s`` starts from the multiplier ``g_s`` of :func:`bayesian_bootstrap` (stages from
@@ -339,6 +397,10 @@ def weight_draws(cohort: Cohort, n_draws: int, *, seed: int | None = DEFAULT_SEE
         Stages of the Bayesian bootstrap (:func:`bootstrap_stages`): the first-stage
         clusters (areas, else sites; persons for a cohort without ``site_id``/``area_id``;
         default), areas then sites then persons, or persons as i.i.d. units.
+    correction : {None, "unbiased"}
+        Small-sample correction of a one-stage bootstrap (:func:`bayesian_bootstrap`):
+        ``"unbiased"`` matches the unbiased with-replacement variance of the ``J`` units,
+        ``(J + 1)/(J - 1)`` times the plain Bayesian bootstrap's (1.08 at 26 areas).
 
     Returns
     -------
@@ -348,7 +410,8 @@ def weight_draws(cohort: Cohort, n_draws: int, *, seed: int | None = DEFAULT_SEE
     persons = _persons(cohort, person_ids)
     if wave is None:
         return weight_draw_arrays(persons, cohort.population, n_draws, seed=seed, trim=trim,
-                                  variables=variables, bootstrap=bootstrap)[0]
+                                  variables=variables, bootstrap=bootstrap,
+                                  correction=correction)[0]
     waves = list(cohort.waves)
     if wave not in waves[1:]:
         raise ValueError(f"wave={wave!r}; allowed: a follow-up wave {waves[1:]} or None")
@@ -357,14 +420,16 @@ def weight_draws(cohort: Cohort, n_draws: int, *, seed: int | None = DEFAULT_SEE
     rd = None if response_draws is None else np.asarray(response_draws, float)
     return weight_draw_arrays(persons, cohort.population, n_draws, seed=seed, trim=trim,
                               variables=variables, interviewed=inter, response=response,
-                              response_draws=rd, bootstrap=bootstrap)[1][:, :, 0]
+                              response_draws=rd, bootstrap=bootstrap,
+                              correction=correction)[1][:, :, 0]
 
 
 def propagated_weights_for_fit(fit: Fit, cohort: Cohort | None = None, *,
                                seed: int | None = DEFAULT_SEED,
                                trim: float | None = DEFAULT_TRIM,
                                variables: Sequence[str] | None = None,
-                               bootstrap: str = "design") -> np.ndarray:
+                               bootstrap: str = "design",
+                               correction: str | None = None) -> np.ndarray:
     """Calibration weight draws for a fit's model-based estimator, one per posterior draw.
 
     Calibration only (Bayesian bootstrap + raking of the modelled persons, trimmed per
@@ -385,6 +450,8 @@ def propagated_weights_for_fit(fit: Fit, cohort: Cohort | None = None, *,
         Raking variables.
     bootstrap : {"design", "multistage", "persons"}
         Stages of the Bayesian bootstrap (:func:`bootstrap_stages`).
+    correction : {None, "unbiased"}
+        Small-sample correction (:func:`bayesian_bootstrap`).
 
     Returns
     -------
@@ -397,7 +464,8 @@ def propagated_weights_for_fit(fit: Fit, cohort: Cohort | None = None, *,
     post = fit.tree["posterior"]
     n = int(post.sizes["chain"]) * int(post.sizes["draw"])
     return weight_draws(cohort, n, seed=seed, trim=trim, variables=variables,
-                        person_ids=fit.design.person_ids, bootstrap=bootstrap)
+                        person_ids=fit.design.person_ids, bootstrap=bootstrap,
+                        correction=correction)
 
 
 def attach_weights(fit: Fit, draws: np.ndarray, *, description: str = "") -> Fit:

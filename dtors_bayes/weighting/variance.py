@@ -54,7 +54,8 @@ def variance_decomposition(fit: Fit, cohort: Cohort | None = None, *, n_param_dr
                            n_weight_draws: int = 8, seed: int | None = DEFAULT_SEED,
                            trim: float | None = DEFAULT_TRIM, imputation: bool = True,
                            mnar_prior: tuple[float, float] | None = None,
-                           bootstrap: str = "design") -> pd.DataFrame:
+                           bootstrap: str = "design",
+                           correction: str | None = None) -> pd.DataFrame:
     """Share of each estimand's posterior variance from model parameters, weights,
     imputation of missing interviews and (optionally) the MNAR assumption.
 
@@ -78,6 +79,8 @@ def variance_decomposition(fit: Fit, cohort: Cohort | None = None, *, n_param_dr
         for persons not interviewed; adds the MNAR component.
     bootstrap : {"design", "multistage", "persons"}
         Stages of the Bayesian bootstrap of the weight draws, as :func:`weight_draws`.
+    correction : {None, "unbiased"}
+        Few-cluster correction of the Bayesian bootstrap, as :func:`weight_draws`.
 
     Returns
     -------
@@ -112,7 +115,8 @@ def variance_decomposition(fit: Fit, cohort: Cohort | None = None, *, n_param_dr
     pick = np.sort(rng.choice(total, S, replace=False))
     rep = {k: np.repeat(v[pick], M, axis=0) for k, v in params.items()}
     W = weight_draws(cohort, S * M, seed=int(rng.integers(2**31)), trim=trim,
-                     person_ids=fit.design.person_ids, bootstrap=bootstrap)
+                     person_ids=fit.design.person_ids, bootstrap=bootstrap,
+                     correction=correction)
     spec = WeightSpec(W, "propagated", "target")
     draws = draws_of_estimands(fit.model, fit.design, rep, spec, contrast_pairs=[])
     W1 = np.repeat(W[::M], M, axis=0)  # weights held at the first draw of each theta
