@@ -94,6 +94,8 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     import pandas as pd
 
+    from dtors_bayes._format import markdown_table
+
     rows = []
     out = Path(args.out)
     for case in args.cases:
@@ -112,10 +114,12 @@ def main(argv=None) -> None:
                         f"4 chains x {args.draws} draws (tune 1000), cores = one per chain "
                         f"({os.cpu_count()} CPUs); `load_1min` is the machine's load when "
                         "each fit started (other jobs ran alongside).", "",
-                        table.to_markdown(index=False, floatfmt=".3g"), "",
+                        markdown_table(table, floatfmt=".3g"), "",
                         "ESS/s on the worst structural scalar (quadrature / sampled):", "",
-                        (ratio.assign(ratio=ratio.get("quadrature") / ratio.get("sampled"))
-                         .to_markdown(floatfmt=".3g") if "quadrature" in ratio else ""), ""]
+                        (markdown_table(ratio.assign(
+                            ratio=ratio.get("quadrature") / ratio.get("sampled"))
+                            .reset_index(), floatfmt=".3g") if "quadrature" in ratio else ""),
+                        ""]
                 out.write_text("\n".join(text))
     print(f"wrote {out}")
 
