@@ -163,3 +163,22 @@ def json_default(o: Any) -> Any:
 def safe_name(name: Any, keep: str = "-_.") -> str:
     """``str(name)`` with every character but letters, digits and ``keep`` replaced by ``_``."""
     return "".join(ch if ch.isalnum() or ch in keep else "_" for ch in str(name))
+
+
+def read_toml(path, what: str) -> dict:
+    """A TOML file as a dict, or a ``SpecError`` naming the file and ``what`` it should be
+    (missing file, unreadable, not valid TOML)."""
+    import tomllib
+    from pathlib import Path
+
+    from dtors_bayes.exceptions import SpecError
+
+    where = str(path)
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"{where}: no such {what} file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(f"{where}: cannot read the {what}: {err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"{where}: not valid TOML: {err}") from None

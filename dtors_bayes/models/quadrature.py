@@ -12,10 +12,11 @@ person's effect out,
 
 with ``x_k, w_k`` the K-node Gauss-Hermite rule for the standard normal
 (:func:`gauss_hermite`), and every other term that depends on the person effect (the
-selection model's sum over a missing outcome, a latent missing value's density) multiplied
-inside the same per-person sum (:class:`PersonIntegral`). Hurdle families have two
-independent person effects, one per part, whose likelihood factors: two one-dimensional
-integrals.
+selection model's sum over a missing outcome) multiplied inside the same per-person sum
+(:class:`PersonIntegral`). Bernoulli outcomes only (:data:`QUADRATURE_FAMILIES`); the
+integral is kept per predictor part (``prefix``) so that a hurdle's two independent person
+effects would be two one-dimensional integrals once adaptive nodes make those families
+accurate.
 
 The posterior of ``z_person`` is then drawn after sampling, draw by draw, from its exact
 conditional :math:`p(z_i \mid \theta, y_i) \propto \phi(z_i) \prod_t p(y_{it} \mid

@@ -276,10 +276,10 @@ class Selection:
                      integral=None) -> None:
         """Attrition hook of ``ChangeModel.build`` (see the module docstring for the math).
 
-        With ``integral`` (``person_effect="quadrature"``) every term that depends on the
-        outcome's person effect (the sum over a missing outcome; a latent missing value's
-        density) is evaluated at the person-effect nodes and added to the person's
-        integrand, so the response and outcome parts share one integral per person."""
+        With ``integral`` (``person_effect="quadrature"``, bernoulli) the sum over a missing
+        outcome, which depends on the person effect, is evaluated at the person-effect nodes
+        and added to the person's integrand, so the response and outcome parts share one
+        integral per person."""
         import pymc as pm
         import pytensor.tensor as pt
 
@@ -319,50 +319,42 @@ class Selection:
         eta = linear_predictor(p, cells, prefix="", by_time=change_model.modality_by_time)[0]
         eta = eta.reshape((m.size, k))
         sign = np.where(layout.r[m], 1.0, -1.0)  # log P(r|.) = log_sigmoid(sign * x)
-        person_m = layout.person[m]
-        # (m, k, K): the missing cells' predictor at each person-effect node (K = 1 without)
-        eta_n = eta[:, :, None] if integral is None else \
-            eta[:, :, None] + integral.offset(model, "", person_m)[:, None, :]
-        lw = log_w[:, :, None]
-        if family == "bernoulli" and integral is not None:
-            # closed form of the same sum: P(r | .) = (1 - pbar) a_0 + pbar a_1, with a_v =
-            # P(r | y = v) and pbar = sum_j w_j expit(eta(m_j) + u) over the months nodes;
-            # one expit per node instead of two log-sigmoids and a logsumexp (4x cheaper)
+        if integral is not None:  # person_effect="quadrature" (bernoulli only)
+            # the same sum in closed form at each person-effect node u_k: P(r | .) =
+            # (1 - pbar) a_0 + pbar a_1, with a_v = P(r | y = v) and pbar = sum_j w_j
+            # expit(eta(m_j) + u_k) over the months nodes; added to the person's integrand
             x = lin[m][:, None] + kap[m][:, None] * layout.g(np.array([0.0, 1.0]))[None, :]
-            a = pt.sigmoid(sign[:, None] * x)                             # (m, 2)
-            pbar = (np.exp(lw) * pt.sigmoid(eta_n)).sum(axis=1)            # (m, K)
+            a = pt.sigmoid(sign[:, None] * x)                               # (m, 2)
+            person_m = layout.person[m]
+            eta_n = eta[:, :, None] + integral.offset(model, "", person_m)[:, None, :]
+            pbar = (np.exp(log_w)[:, :, None] * pt.sigmoid(eta_n)).sum(axis=1)  # (m, K)
             integral.add("", person_m, pt.log((1.0 - pbar) * a[:, :1] + pbar * a[:, 1:]))
-        elif SELECTION_FAMILIES[family] == "discrete":
+            return
+        if SELECTION_FAMILIES[family] == "discrete":
             n_val = 1 if family == "bernoulli" else int(design.trials)
             v = np.arange(n_val + 1, dtype=float)
-            logp_y = discrete_logp(family, eta_n[..., None], v[None, None, None, :], n_val,
+            logp_y = discrete_logp(family, eta[:, :, None], v[None, None, :], n_val,
                                    model["phi"] if family == "beta_binomial" else None)
             x = lin[m][:, None] + kap[m][:, None] * layout.g(v)[None, :]
-            logr = _log_sigmoid(sign[:, None] * x)[:, None, None, :]
-            # sum over the months nodes and the values: (m, K)
-            terms = pt.logsumexp(logp_y + logr + lw[..., None], axis=(1, 3))
-            if integral is None:
-                pm.Potential("y_missing_marginal", terms.sum())
-            else:
-                integral.add("", person_m, terms)
+            logr = _log_sigmoid(sign[:, None] * x)[:, None, :]
+            terms = (logp_y + logr).reshape((m.size, k * v.size))
+            lw = np.repeat(log_w, v.size, axis=1)
+            pm.Potential("y_missing_marginal", pt.logsumexp(terms + lw, axis=1).sum())
         else:
             model.add_coord("y_missing_cell", np.arange(m.size))
-            if k == 1 and integral is None:
+            if k == 1:
                 if family == "gaussian":
                     ymis = pm.Normal("y_missing", mu=eta[:, 0], sigma=model["sigma"],
                                      dims="y_missing_cell")
                 else:
                     ymis = pm.StudentT("y_missing", nu=model["nu"], mu=eta[:, 0],
                                        sigma=model["sigma"], dims="y_missing_cell")
-            else:  # a mixture over the possible interview months, and/or person-effect nodes
+            else:  # a mixture over the possible interview months
                 ymis = pm.Flat("y_missing", dims="y_missing_cell")
-                dist = pm.Normal.dist(mu=eta_n, sigma=model["sigma"]) if family == "gaussian" \
-                    else pm.StudentT.dist(nu=model["nu"], mu=eta_n, sigma=model["sigma"])
-                lp = pt.logsumexp(pm.logp(dist, ymis[:, None, None]) + lw, axis=1)  # (m, K)
-                if integral is None:
-                    pm.Potential("y_missing_prior", lp.sum())
-                else:
-                    integral.add("", person_m, lp)
+                dist = pm.Normal.dist(mu=eta, sigma=model["sigma"]) if family == "gaussian" \
+                    else pm.StudentT.dist(nu=model["nu"], mu=eta, sigma=model["sigma"])
+                lp = pm.logp(dist, pt.shape_padright(ymis))
+                pm.Potential("y_missing_prior", pt.logsumexp(lp + log_w, axis=1).sum())
             x = lin[m] + kap[m] * layout.g(ymis)
             pm.Potential("r_missing", _log_sigmoid(sign * x).sum())
 

@@ -45,12 +45,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import tomllib
 from collections.abc import Callable, Mapping
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from dtors_bayes._format import read_toml
 from dtors_bayes.exceptions import SpecError
 from dtors_bayes.workflow.outputs import read_outputs, resolve_named, write_outputs
 from dtors_bayes.workflow.spec import schema_problems, type_name
@@ -229,12 +229,7 @@ def load_settings(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     else:
         path = resolve_settings(source)
         where = str(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as err:
-            raise SpecError(f"{where}: cannot read the settings: {err}") from None
-        except tomllib.TOMLDecodeError as err:
-            raise SpecError(f"{where}: not valid TOML: {err}") from None
+        data = read_toml(path, "settings")
     problems = check_settings(data)
     if problems:
         raise SpecError(f"{where}: {len(problems)} problem(s) in the economics settings:\n"

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import copy
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dtors_bayes._format import read_toml
 from dtors_bayes.constants import CI_PROB, INTERVIEW_ROLES, POPULATION_VARIABLES
 from dtors_bayes.exceptions import DtorsError, SpecError
 from dtors_bayes.models.families import FAMILIES
@@ -508,14 +508,7 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> AnalysisSpec:
     else:
         path = Path(source)
         where, stem = str(path), path.stem
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SpecError(f"{where}: no such spec file") from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise SpecError(f"{where}: cannot read the spec: {err}") from None
-        except tomllib.TOMLDecodeError as err:
-            raise SpecError(f"{where}: not valid TOML: {err}") from None
+        data = read_toml(path, "spec")
     problems = _check(data)
     if problems:
         raise SpecError(f"{where}: {len(problems)} problem(s) in the spec:\n"

@@ -166,8 +166,10 @@ def test_spec_round_trip_and_default_spec_unchanged():
 
 @pytest.mark.integration
 def test_quadrature_fit_agrees_with_the_sampled_fit(cohort, tmp_path):
-    """Same posterior, two samplers of it. Tolerance: 4 posterior sds of the difference of
-    two independent means with ESS >= 100 each is about 0.6 posterior sd; we allow 0.6."""
+    """Same posterior, two samplers of it. Tolerance 0.6 posterior sd: the difference of two
+    independent means with bulk ESS >= 90 each (the sampled fit's sigma_person reaches
+    about 96 at these settings) has an sd of at most 0.15 posterior sd, so 0.6 is 4 of
+    them."""
     from dtors_bayes import load_fit
 
     kw = {"draws": 300, "tune": 300, "chains": 2, "progressbar": False, "random_seed": 3}
@@ -181,7 +183,7 @@ def test_quadrature_fit_agrees_with_the_sampled_fit(cohort, tmp_path):
                       - b[name].mean(("chain", "draw")).values)
         assert np.all(diff < 0.6 * sd), name
     q = fits["quadrature"]
-    assert q.problems() == [] or all("quadrature" not in m for m in q.problems())
+    assert not any("quadrature" in m for m in q.problems())
     assert q.posterior.attrs["quadrature_log_error"] < 0.1
     assert q.posterior["z_person"].dims == ("chain", "draw", "person")
     est = q.estimate()

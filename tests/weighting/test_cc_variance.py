@@ -139,16 +139,6 @@ def test_corrected_weight_draws_scale_pure_rescaling_variance():
     assert est.var(ddof=1) == pytest.approx(y.var(ddof=1) / n, rel=5 * np.sqrt(2 / S))
 
 
-@pytest.fixture(scope="module")
-def sim():
-    from dtors_bayes.simulation.generate import simulate_cohort
-
-    return simulate_cohort(seed=3, n_persons=300, n_sites=30, n_areas=10,
-                           n_population_areas=20, population_size=5000,
-                           response_counts=(150, 80, 30), attrition="mar",
-                           outcomes=["acquisitive_crime"])
-
-
 def test_complete_case_estimated_linearisation(sim):
     """Same estimates; the estimated-weights SE is below the fixed-weight one at the
     follow-ups (the response model's estimation) and recorded in ``attrs``."""

@@ -352,16 +352,6 @@ def test_complete_case_equals_hand_computation():
 
 
 # ------------------------------------------------------------------ simulated cohort
-@pytest.fixture(scope="module")
-def sim():
-    from dtors_bayes.simulation.generate import simulate_cohort
-
-    return simulate_cohort(seed=3, n_persons=300, n_sites=30, n_areas=10,
-                           n_population_areas=20, population_size=5000,
-                           response_counts=(150, 80, 30), attrition="mar",
-                           outcomes=["acquisitive_crime"])
-
-
 def test_fixed_weights_structure(sim):
     c = sim.cohort
     fw = fixed_weights(c)
