@@ -22,6 +22,9 @@ Methods:
   the responders' at equal response predictors); same fit as ``mar``;
 - ``selection_true``: ``Selection(kappa ~ N(kappa_eff, 0.5))`` (MCAR/MAR: ``N(0, 0.5)``);
 - ``selection_wrong``: ``Selection(kappa ~ N(+max(|kappa_eff|, 1), 0.5))`` (wrong sign).
+- with ``--person-effect quadrature`` the two selection methods integrate the person intercept
+  out (``ChangeModel(person_effect="quadrature")``) and are named ``selection_true_quadrature``
+  and ``selection_wrong_quadrature`` (own cache keys).
 
 Estimands (truth: the recruited sample's mean of the true mu): acquisitive_crime level at
 FU2, change intake -> FU2, and the adjusted contrast of change residential - prescribing.
@@ -109,11 +112,11 @@ def complete_case_fn(cohort, seed, sim) -> pd.DataFrame:
     return out
 
 
-def _fit(cohort, seed, attrition, sampler_kwargs):
+def _fit(cohort, seed, attrition, sampler_kwargs, person_effect="sampled"):
     from dtors_bayes.models.change_model import ChangeModel
 
     model = ChangeModel(OUTCOME, "bernoulli", time="wave", covariates=COVARIATES, levels=(),
-                        attrition=attrition)
+                        attrition=attrition, person_effect=person_effect)
     kw = {**sampler_kwargs, "random_seed": int(seed), "progressbar": False, "cores": 1}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -147,7 +150,8 @@ def selection_fn(cohort, seed, sim, model_kwargs, sampler_kwargs) -> pd.DataFram
 
     k = sim.effective_kappa
     centre = k if model_kwargs["prior"] == "true" else max(abs(k), 1.0)
-    fit = _fit(cohort, seed, Selection(kappa=(centre, 0.5)), sampler_kwargs)
+    fit = _fit(cohort, seed, Selection(kappa=(centre, 0.5)), sampler_kwargs,
+               model_kwargs.get("person_effect", "sampled"))
     est = _keep(estimates_with_intervals(fit, contrasts=[CONTRAST]))
     est["estimator"] = f"kappa_mean={float(fit.posterior['kappa'].mean()):.4f}"
     return est
@@ -159,13 +163,18 @@ def build(args) -> tuple[list[Scenario], list[Method]]:
                             "population_size": 6000, "n_population_areas": 40})
             for name, (kind, s) in SCENARIOS.items()]
     samp = sampler_kwargs(args)
+    # the selection fits' person effect: sampled (the cached runs) or integrated out by
+    # Gauss-Hermite quadrature (models/quadrature.py), which mixes kappa better; the method
+    # names and the cache keys say which
+    person = {"person_effect": args.person_effect} if args.person_effect != "sampled" else {}
+    suffix = "" if not person else f"_{args.person_effect}"
     methods = [
         Method("complete_case", method_fn=complete_case_fn),
         Method("mar", method_fn=mar_fn, sampler_kwargs=samp),
-        Method("selection_true", model_kwargs={"prior": "true"}, method_fn=selection_fn,
-               sampler_kwargs=samp),
-        Method("selection_wrong", model_kwargs={"prior": "wrong"}, method_fn=selection_fn,
-               sampler_kwargs=samp),
+        Method(f"selection_true{suffix}", model_kwargs={"prior": "true", **person},
+               method_fn=selection_fn, sampler_kwargs=samp),
+        Method(f"selection_wrong{suffix}", model_kwargs={"prior": "wrong", **person},
+               method_fn=selection_fn, sampler_kwargs=samp),
     ]
     return scen, methods
 
@@ -182,6 +191,7 @@ def relabel(res):
     t.loc[kap, "estimator"] = "g-computation"
     order = ["complete_case", "mar", "pattern_mixture_true", "selection_true",
              "selection_wrong"]
+    order += sorted(set(t["method"].astype(str)) - set(order))  # e.g. *_quadrature
     t["method"] = pd.Categorical(t["method"], order)
     res.table = t.sort_values(["scenario", "method", "replicate"], kind="stable") \
         .assign(method=lambda d: d["method"].astype(str)).reset_index(drop=True)

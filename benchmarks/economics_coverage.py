@@ -32,6 +32,8 @@ The table printed gives per (scenario, method, estimand) the bias with its MCSE,
 coverage with their Monte Carlo errors ``sqrt(p (1 - p) / n)``, and ``share_converged``: the
 share of replicates whose two fits both converged (worst R-hat <= 1.01 and no divergence).
 
+Sampler defaults here: 4 x 1000 draws (1000 tuning), target_accept 0.95.
+
 Usage::
 
     python benchmarks/economics_coverage.py --replicates 50 --workers 2 --minutes 120
@@ -61,6 +63,9 @@ TREATMENT_COST = {"prescribing": 3000.0, "psychosocial": 2500.0, "residential": 
 CRIME = {"crime_unit_cost": 2000.0, "stolen_value": 0.4, "crime_costs": "loss"}
 WTP = (20000.0, 30000.0)
 SCENARIOS = {"mcar": "mcar", "mar": "mar"}
+# inc_cost_health is kept for an identity check, not scored: with the treatment costs fixed it
+# is the cohort's known cost mix, equal to the truth in every draw (a zero-width interval
+# "covers" only up to float rounding); main() prints the largest gap and drops its rows.
 ESTIMANDS = [{"outcome": "economics", "estimand": e}
              for e in ("qaly", "inc_qaly", "inc_cost_health", "inc_cost_societal",
                        *[f"inb_{p}_{int(k)}" for p in ("health", "societal") for k in WTP])]
@@ -136,12 +141,19 @@ def build(args) -> tuple[list[Scenario], list[Method]]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = study_parser(__doc__.splitlines()[0], persons=300, out=OUT, cache=CACHE)
+    # 0.95: at 0.9 the eq5d hurdle fits diverged (1-18 of 6000 draws) in 9 of 14 tasks
+    ap.set_defaults(target_accept=0.95, draws=1000)
     args = ap.parse_args(argv)
     scen, methods = build(args)
     res = run_rounds(scen, methods, args, name="economics", estimands=ESTIMANDS,
                      progress=False)
     res = relabel(res)
+    cost = res.table[res.table["estimand"] == "inc_cost_health"]
+    gap = float((cost[["mean", "ci_lb", "ci_ub"]].sub(cost["truth"], axis=0)).abs().max().max()) \
+        if len(cost) else float("nan")
+    res.table = res.table[res.table["estimand"] != "inc_cost_health"].reset_index(drop=True)
     res.write(args.out)
+    print(f"inc_cost_health (fixed costs, not scored): largest |estimate - truth| {gap:.2e}")
     s = res.summary()
     pd.set_option("display.width", 250)
     cols = [c for c in ["scenario", "method", "estimand", "modality", "contrast", "n_reps",

@@ -17,9 +17,15 @@ gives kappa's prior-to-posterior shift per fit, and the FU1/FU2 levels and chang
 scored against the truth. Convergence: share of fits with structural R-hat <= 1.01 and no
 divergences (``share_converged``).
 
+With ``--person-effect quadrature`` the person intercept is integrated out by Gauss-Hermite
+quadrature (``ChangeModel(person_effect="quadrature")``: kappa mixes 2-3x better per draw,
+``benchmarks/results/person_quadrature.md``); the methods are then ``selection_wave_quadrature``
+and ``selection_months_quadrature``.
+
 Usage::
 
     python benchmarks/kappa_recovery.py --replicates 100 --workers 2
+    python benchmarks/kappa_recovery.py --replicates 100 --person-effect quadrature --times wave
     python benchmarks/kappa_recovery.py --cached-only
 """
 
@@ -52,7 +58,8 @@ def selection_fn(cohort, seed, sim, model_kwargs, sampler_kwargs) -> pd.DataFram
 
     prior = (sim.effective_kappa, float(model_kwargs["prior_sd"]))
     model = ChangeModel(OUTCOME, "bernoulli", time=model_kwargs["time"], covariates=COVARIATES,
-                        levels=(), attrition=Selection(kappa=prior))
+                        levels=(), attrition=Selection(kappa=prior),
+                        person_effect=model_kwargs.get("person_effect", "sampled"))
     kw = {**sampler_kwargs, "random_seed": int(seed), "progressbar": False, "cores": 1}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -110,7 +117,11 @@ def main(argv: list[str] | None = None) -> None:
                             "population_size": 6000, "n_population_areas": 40})
             for name, (kind, s) in kinds.items()]
     samp = sampler_kwargs(args)
-    methods = [Method(f"selection_{t}", model_kwargs={"time": t, "prior_sd": args.prior_sd},
+    # --person-effect quadrature: the person intercept integrated out (own names, cache keys)
+    person = {"person_effect": args.person_effect} if args.person_effect != "sampled" else {}
+    suffix = "" if not person else f"_{args.person_effect}"
+    methods = [Method(f"selection_{t}{suffix}",
+                      model_kwargs={"time": t, "prior_sd": args.prior_sd, **person},
                       method_fn=selection_fn, sampler_kwargs=samp) for t in args.times]
     res = run_rounds(scen, methods, args, name="kappa_recovery", estimands=ESTIMANDS)
     args.out.mkdir(parents=True, exist_ok=True)

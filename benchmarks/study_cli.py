@@ -22,6 +22,9 @@ def study_parser(description: str, *, persons: int, out: Path, cache: Path
     ap.add_argument("--backend", default="numba", choices=["jax", "numba"],
                     help="nutpie compiler; numba compiled and sampled the 300-person models "
                          "faster than jax here (7 s against 13 s to compile the MAR model)")
+    ap.add_argument("--person-effect", default="sampled", choices=["sampled", "quadrature"],
+                    help="the person intercept of the selection fits: sampled, or integrated "
+                         "out by Gauss-Hermite quadrature (ChangeModel(person_effect=...))")
     ap.add_argument("--methods", default=None,
                     help="comma-separated method names to run (default: all)")
     ap.add_argument("--workers", type=int, default=None)
