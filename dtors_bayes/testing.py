@@ -239,6 +239,31 @@ def saved_hand_fit(path, outcome: str = "y", family: str = "bernoulli", seed: in
                ).save(path)
 
 
+def check_report_section(capsys, out, fit, data, option: str, folder, *, finding: str,
+                         figure: str, table: str) -> None:
+    """Run ``dtors-bayes report --fits fit --data data --out out --<option> folder`` and
+    check that it succeeds and that the page holds the ``finding-<finding>`` section and
+    the ``figure-<figure>`` figure, with ``figures/<figure>.png`` (not empty) and
+    ``tables/<table>.csv`` written; then that the same option on a folder without
+    ``<option>.json`` fails with a one-line error naming that file."""
+    from pathlib import Path
+
+    from dtors_bayes.workflow import cli
+
+    out = Path(out)
+    rc = cli.main(["report", "--fits", str(fit), "--data", str(data), "--out", str(out),
+                   f"--{option}", str(folder), "--no-progress"])
+    capsys.readouterr()
+    assert rc == 0
+    text = (out / "index.html").read_text(encoding="utf-8")
+    assert f'id="finding-{finding}"' in text and f'id="figure-{figure}"' in text
+    assert (out / "figures" / f"{figure}.png").stat().st_size > 0
+    assert (out / "tables" / f"{table}.csv").exists()
+    rc, line = cli_error(capsys, "report", "--fits", fit, "--data", data, "--out",
+                         out.with_name(out.name + "_bad"), f"--{option}", out.parent)
+    assert rc == 1 and f"{option}.json" in line
+
+
 def cli_error(capsys, *args) -> tuple[int, str]:
     """Run ``dtors-bayes *args``; its exit status and the last stderr line that is not a
     sampler warning (the one-line error), after checking no traceback was printed."""

@@ -11,6 +11,7 @@ import pytest
 
 from dtors_bayes.exceptions import SpecError
 from dtors_bayes.testing import (
+    check_report_section,
     cli_error,
     hand_cohort,
     hand_posterior_fit,
@@ -151,17 +152,8 @@ def test_help_text(capsys):
 
 def test_report_takes_a_causal_folder(run_out, setup, tmp_path, capsys):
     fit, data = setup
-    rc = cli.main(["report", "--fits", str(fit), "--data", str(data), "--out",
-                   str(tmp_path / "rep"), "--causal", str(run_out), "--no-progress"])
-    capsys.readouterr()
-    assert rc == 0
-    text = (tmp_path / "rep" / "index.html").read_text(encoding="utf-8")
-    assert 'id="finding-causal"' in text and 'id="figure-causal_budget"' in text
-    assert (tmp_path / "rep" / "figures" / "causal_budget.png").stat().st_size > 0
-    assert (tmp_path / "rep" / "tables" / "causal_tipping_points.csv").exists()
-    rc, line = cli_error(capsys, "report", "--fits", fit, "--data", data, "--out",
-                    tmp_path / "rep2", "--causal", tmp_path)
-    assert rc == 1 and "causal.json" in line
+    check_report_section(capsys, tmp_path / "rep", fit, data, "causal", run_out,
+                         finding="causal", figure="causal_budget", table="causal_tipping_points")
 
 
 def test_demo_results_pick_a_risk_fit():

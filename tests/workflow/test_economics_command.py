@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dtors_bayes.exceptions import SpecError
-from dtors_bayes.testing import cli_error, parse_html, saved_hand_fit
+from dtors_bayes.testing import check_report_section, cli_error, parse_html, saved_hand_fit
 from dtors_bayes.workflow import cli
 from dtors_bayes.workflow import economics_command as ec
 
@@ -239,15 +239,7 @@ def test_report_takes_an_economics_folder(run_out, fits, tmp_path, capsys):
     c = hand_cohort()
     c.persons.to_csv(data / "persons.csv", index=False)
     c.interviews.to_csv(data / "interviews.csv", index=False)
-    rc = cli.main(["report", "--fits", str(fits[0]), "--data", str(data), "--out",
-                   str(tmp_path / "rep"), "--economics", str(run_out), "--no-progress"])
-    capsys.readouterr()
-    assert rc == 0
-    text = (tmp_path / "rep" / "index.html").read_text(encoding="utf-8")
-    assert 'id="finding-economics"' in text and 'id="figure-economics_ceac_health"' in text
-    assert (tmp_path / "rep" / "figures" / "economics_ceac_health.png").stat().st_size > 0
-    assert (tmp_path / "rep" / "tables" / "economics_summary.csv").exists()
-    rc, line = cli_error(capsys, "report", "--fits", fits[0], "--data", data, "--out",
-                    tmp_path / "rep2", "--economics", tmp_path)
-    assert rc == 1 and "economics.json" in line
+    check_report_section(capsys, tmp_path / "rep", fits[0], data, "economics", run_out,
+                         finding="economics", figure="economics_ceac_health",
+                         table="economics_summary")
 
