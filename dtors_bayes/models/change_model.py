@@ -55,6 +55,9 @@ from dtors_bayes.models.quadrature import (
 )
 from dtors_bayes.models.time_basis import TIME_KINDS, TimeBasis
 
+#: ``modality_pooling`` options: estimated scales (shrinkage) or fixed-scale deviations.
+MODALITY_POOLING = ("partial", "none")
+
 
 @dataclass
 class ChangeModel:
@@ -75,6 +78,16 @@ class ChangeModel:
     modality_by_time : bool
         One trajectory per modality (default) or one trajectory plus a constant modality
         effect.
+    modality_pooling : {"partial", "none"}
+        How the per-modality trajectories of ``modality_by_time=True`` share strength.
+        ``"partial"`` (default): ``beta_time[z,b] = mu_b + tau_1 dz_z + tau_2 eps_zb`` with
+        estimated scales, which shrinks a small modality towards the average trajectory.
+        ``"none"``: ``beta_time[z,b] = mu_b + delta_bz``, ``delta_b. ~ ZeroSumNormal(c)`` with
+        the fixed scale ``c`` of the prior ``modality`` (1 on the logit/log links, ``sd_y`` on
+        the identity link): no shrinkage, wider intervals for small modalities. With five
+        modalities the scales are weakly identified, so exchangeability is a modelling
+        choice; see ARCHITECTURE.md ("modality pooling"). Ignored when
+        ``modality_by_time=False`` (the constant effect is never pooled).
     baseline : {"outcome", "covariate"}
         ``"outcome"``: intake is a wave of the outcome (change model, default).
         ``"covariate"``: ANCOVA on the follow-ups with the intake outcome as a covariate.
@@ -121,6 +134,7 @@ class ChangeModel:
     covariates: list[str] | str | None = None
     time: str = "wave"
     modality_by_time: bool = True
+    modality_pooling: str = "partial"
     baseline: str = "outcome"
     attrition: Any = "mar"
     levels: tuple[str, ...] = ("site", "area")
@@ -159,6 +173,9 @@ class ChangeModel:
                             "model object")
         if self.knots is not None:
             self.knots = tuple(float(k) for k in self.knots)
+        if self.modality_pooling not in MODALITY_POOLING:
+            problems.append(f"modality_pooling={self.modality_pooling!r}; allowed: "
+                            f"{', '.join(map(repr, MODALITY_POOLING))}")
         if self.person_effect not in PERSON_EFFECTS:
             problems.append(f"person_effect={self.person_effect!r}; allowed: "
                             f"{', '.join(map(repr, PERSON_EFFECTS))}")
@@ -193,7 +210,8 @@ class ChangeModel:
         d.pop("modifiers")
         if self.modifiers:  # absent without modifiers: the stored spec stays as it was
             d["modifiers"] = list(self.modifiers)
-        for key in ("person_effect", "quadrature_nodes"):  # likewise at their defaults
+        # likewise at their defaults
+        for key in ("modality_pooling", "person_effect", "quadrature_nodes"):
             if d[key] == getattr(ChangeModel, key):
                 d.pop(key)
         return d
@@ -240,7 +258,11 @@ class ChangeModel:
         level_sd = "2.5 sd_y" if fam.link == "identity" else "1.5"
         knots = "" if self.time == "wave" else " (m_b: m_t interpolated in months)"
         parts.append(f"    levels: mu_time[b] ~ N(m_b, {level_sd}){knots}; {centre}")
-        if self.modality_by_time:
+        if self.modality_by_time and self.modality_pooling == "none":
+            parts.append("    beta_time[z,b] = mu_time[b] + delta_modality_time[b,z] (not "
+                         "pooled; zero-sum over modality), delta ~ "
+                         f"ZeroSumNormal({sd[1:] or 1})")
+        elif self.modality_by_time:
             parts.append("    beta_time[z,b] = mu_time[b] + sigma_modality dz_z + "
                          "sigma_modality_time eps_zb (dz, eps zero-sum over modality, "
                          f"non-centred); sigma_modality(_time) ~ HalfN(0.5{sd})")
@@ -434,7 +456,11 @@ class ChangeModel:
         p["mu_time"] = pm.Normal(f"{prefix}mu_time", mu=loc, sigma=s["level"],
                                  dims="time_basis")
         if self.modality_by_time:
-            if n_mod > 1:
+            if n_mod > 1 and self.modality_pooling == "none":
+                p["delta_modality_time"] = pm.ZeroSumNormal(
+                    f"{prefix}delta_modality_time", sigma=s["modality"],
+                    dims=("time_basis", "modality"))
+            elif n_mod > 1:
                 p["sigma_modality"] = pm.HalfNormal(f"{prefix}sigma_modality",
                                                     s["sigma_modality"])
                 p["z_modality"] = pm.ZeroSumNormal(f"{prefix}z_modality", sigma=1.0,

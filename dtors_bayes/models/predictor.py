@@ -15,7 +15,9 @@ def trajectory_levels(p: dict, *, prefix: str = "", by_time: bool = True):
 
     with ``mu_time`` (``mu``, dims ``time_basis``), ``sigma_modality`` (``tau_1``),
     ``z_modality`` (zero-sum over modality), ``sigma_modality_time`` (``tau_2``) and
-    ``z_modality_time`` (dims ``(time_basis, modality)``, zero-sum over modality).
+    ``z_modality_time`` (dims ``(time_basis, modality)``, zero-sum over modality); or, not
+    pooled (``modality_pooling="none"``), :math:`\\beta_{z,b} = \\mu_b + \\delta_{b,z}` with
+    ``delta_modality_time`` (dims ``(time_basis, modality)``, zero-sum over modality).
 
     Parameters
     ----------
@@ -39,6 +41,8 @@ def trajectory_levels(p: dict, *, prefix: str = "", by_time: bool = True):
         out = out + p[prefix + "sigma_modality"] * p[prefix + "z_modality"][:, None]
     if p.get(prefix + "sigma_modality_time") is not None:
         out = out + p[prefix + "sigma_modality_time"] * p[prefix + "z_modality_time"].T
+    if p.get(prefix + "delta_modality_time") is not None:  # modality_pooling="none"
+        out = out + p[prefix + "delta_modality_time"].T
     return out
 
 

@@ -131,8 +131,10 @@ def methods_context(fits: Sequence, estimates: pd.DataFrame) -> dict:
             "name": analysis_name(fit, i), "outcome": m.outcome, "family": m.family,
             "link": m.family_obj.link, "baseline": m.baseline, "time": m.time,
             "time_text": TIME_TEXT.get(m.time, m.time),
-            "trajectory": ("one trajectory per modality" if m.modality_by_time
-                           else "one trajectory plus a constant modality effect"),
+            "trajectory": ("one trajectory plus a constant modality effect"
+                           if not m.modality_by_time else "one trajectory per modality"
+                           + (" (not pooled)" if m.modality_pooling == "none"
+                              else " (partially pooled)")),
             "covariates": str(m.covariates or "none"),
             "levels": ", ".join(m.levels) if m.levels else "none",
             "random_change": ", ".join(m.random_change) if m.random_change else "none",

@@ -9,8 +9,8 @@ Sections and keys (all but ``[model] outcome`` optional)::
 
     [analysis]   name, question
     [model]      outcome, family, covariates (list or formula string), time,
-                 modality_by_time, baseline, levels, random_change, knots, priors (table),
-                 trials, attrition ("mar" or a table such as
+                 modality_by_time, modality_pooling, baseline, levels, random_change, knots,
+                 priors (table), trials, attrition ("mar" or a table such as
                  {kind = "selection", kappa_mean = -1.0, kappa_sd = 0.5}),
                  modifiers (person-level columns), person_effect, quadrature_nodes
     [sampler]    draws, tune, chains, random_seed, target_accept, sampler
@@ -250,6 +250,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "covariates": _covariates,
         "time": _one_of(*TIME_KINDS),
         "modality_by_time": _boolean,
+        "modality_pooling": _one_of("partial", "none"),
         "baseline": _one_of("outcome", "covariate"),
         "levels": _list_of(_level, what="levels", unique=True),
         "random_change": _list_of(_level, what="levels", unique=True),

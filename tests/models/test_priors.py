@@ -233,6 +233,46 @@ def test_simulate_derives_beta_time_from_free_variables(cohort):
                                model.simulate(design, vals, seed=1), rtol=1e-12)
 
 
+def test_unpooled_modality_trajectories(cohort):
+    """``modality_pooling="none"``: fixed-scale zero-sum deviations, no estimated scales; the
+    hurdle's positive part likewise; the spec records the choice and simulate derives
+    beta_time from the free variables."""
+    import json
+
+    import pymc as pm
+
+    model = ChangeModel("spend", "hurdle_lognormal", modality_pooling="none")
+    design = model.design(cohort)
+    pm_model = model.build(design)
+    free = {v.name for v in pm_model.free_RVs}
+    assert {"delta_modality_time", "pos_delta_modality_time"} <= free
+    assert not free & {"sigma_modality", "z_modality", "sigma_modality_time",
+                       "pos_sigma_modality", "pos_z_modality_time"}
+    assert pm_model.named_vars_to_dims["delta_modality_time"] == ("time_basis", "modality")
+    # the deviation's scale is the fixed "modality" prior (1 on the logit link)
+    node = pm_model["delta_modality_time"].owner
+    assert np.unique(np.asarray(node.op.dist_params(node)[0].eval())).tolist() == [1.0]
+    narrow = ChangeModel("crime", modality_pooling="none", priors={"modality": 0.7})
+    node = narrow.build(cohort)["delta_modality_time"].owner
+    assert np.unique(np.asarray(node.op.dist_params(node)[0].eval())).tolist() == [0.7]
+    named = [*pm_model.free_RVs, *pm_model.deterministics]
+    vals = dict(zip([v.name for v in named], pm.draw(named, random_seed=5), strict=True))
+    np.testing.assert_allclose(vals["beta_time"].mean(axis=0), vals["mu_time"], atol=1e-10)
+    np.testing.assert_allclose(vals["beta_time"],
+                               vals["mu_time"][None, :] + vals["delta_modality_time"].T)
+    fv = {k: v for k, v in vals.items() if "beta_time" not in k}
+    np.testing.assert_allclose(trajectory_levels(fv, prefix="pos_"), vals["pos_beta_time"])
+    np.testing.assert_allclose(model.simulate(design, fv, seed=1),
+                               model.simulate(design, vals, seed=1), rtol=1e-12)
+    spec = json.loads(json.dumps(model.spec()))
+    assert spec["modality_pooling"] == "none"
+    assert ChangeModel.from_spec(spec).modality_pooling == "none"
+    assert "modality_pooling" not in ChangeModel("crime").spec()  # default: spec unchanged
+    assert "not pooled" in str(model)
+    with pytest.raises(ModelError, match=r"modality_pooling='full'; allowed: 'partial', 'none'"):
+        ChangeModel("crime", modality_pooling="full")
+
+
 # ---------------------------------------------------------------------------- SBC
 def test_frozen_priors_freeze_the_wave_centres(cohort):
     m = ChangeModel("crime", time="months")

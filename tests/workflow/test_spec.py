@@ -50,6 +50,13 @@ def test_wrong_type_names_key():
         load_spec({"model": {"outcome": "employed", "modality_by_time": 1}})
 
 
+def test_modality_pooling_reaches_the_model():
+    assert load_spec({"model": {"outcome": "employed", "modality_pooling": "none"}}) \
+        .model().modality_pooling == "none"
+    with pytest.raises(db.SpecError, match="modality_pooling"):
+        load_spec({"model": {"outcome": "employed", "modality_pooling": "full"}})
+
+
 def test_several_problems_listed_at_once(tmp_path):
     p = _write(tmp_path, """
 [analysis]
