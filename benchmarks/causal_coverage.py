@@ -156,6 +156,8 @@ def build(args) -> tuple[list[Scenario], list[Method]]:
     if args.modality_prior_sd is not None:  # weaker pooling of the modality trajectories
         sd = float(args.modality_prior_sd)
         model_kwargs["priors"] = {"sigma_modality": sd, "sigma_modality_time": sd}
+    if args.modality_pooling != "partial":  # unpooled trajectories (own cache keys)
+        model_kwargs["modality_pooling"] = args.modality_pooling
     return scen, [Method("causal", model_kwargs=model_kwargs, method_fn=causal_fn,
                          sampler_kwargs=sampler_kwargs(args))]
 
@@ -175,6 +177,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = study_parser(__doc__.splitlines()[0], persons=400, out=OUT, cache=CACHE)
     ap.add_argument("--modality-prior-sd", type=float, default=None,
                     help="HalfNormal scale of sigma_modality(_time) (default the model's 0.5)")
+    ap.add_argument("--modality-pooling", default="partial", choices=["partial", "none"],
+                    help="ChangeModel modality_pooling; 'none' fits unpooled modality "
+                         "trajectories (write them to their own --out)")
     ap.add_argument("--scenarios", default=None,
                     help=f"comma-separated scenarios (default all: {', '.join(SCENARIOS)})")
     args = ap.parse_args(argv)
