@@ -86,7 +86,8 @@ class ChangeModel:
         the fixed scale ``c`` of the prior ``modality`` (1 on the logit/log links, ``sd_y`` on
         the identity link): no shrinkage, wider intervals for small modalities. With five
         modalities the scales are weakly identified, so exchangeability is a modelling
-        choice; see ARCHITECTURE.md ("modality pooling"). Ignored when
+        choice; see ARCHITECTURE.md (the partially pooled levels, and the economics
+        coverage study under the open problems). Ignored when
         ``modality_by_time=False`` (the constant effect is never pooled).
     baseline : {"outcome", "covariate"}
         ``"outcome"``: intake is a wave of the outcome (change model, default).
