@@ -223,6 +223,38 @@ def hand_posterior_fit(family: str = "bernoulli", seed: int = 1, n: int = 8):
                {"sampler": {}})
 
 
+def with_hand_modifier(fit, name: str, labels: list[str], codes, *, scale: float = 1.0,
+                       seed: int = 3):
+    """:func:`hand_posterior_fit` given ``modifiers=(name,)``: the design's modifier codes
+    (``codes``, one per person, indexing ``labels``) and hand-drawn zero-sum modifier terms
+    ``sigma_<name>``, ``z_<name>``, ``sigma_<name>_modality``, ``z_<name>_modality`` (scales
+    times ``scale``: 0 makes the terms vanish). Edits and returns ``fit``."""
+    from dtors_bayes.models.change_model import ChangeModel
+
+    d = fit.design
+    d.modifier_names, d.modifier_labels = [name], [list(labels)]
+    d.modifier_codes = np.asarray(codes, dtype=int)[:, None]
+    rng = np.random.default_rng(seed)
+    post = fit.tree["posterior"].to_dataset()
+    c, n = post.sizes["chain"], post.sizes["draw"]
+
+    def zs(*shape):
+        x = rng.normal(size=(c, n, *shape))
+        return x - x.mean(axis=-1, keepdims=True)
+
+    nb, nl = post.sizes["time_basis"], len(labels)
+    zi = zs(nb, post.sizes["modality"], nl)
+    zi = zi - zi.mean(axis=-2, keepdims=True)
+    post[f"sigma_{name}"] = (("chain", "draw"), scale * np.abs(rng.normal(0.5, 0.1, (c, n))))
+    post[f"z_{name}"] = (("chain", "draw", "time_basis", name), zs(nb, nl))
+    post[f"sigma_{name}_modality"] = (("chain", "draw"),
+                                      scale * np.abs(rng.normal(0.3, 0.1, (c, n))))
+    post[f"z_{name}_modality"] = (("chain", "draw", "time_basis", "modality", name), zi)
+    fit.tree["posterior"] = fit.tree["posterior"].__class__(post)
+    fit.model = ChangeModel("y", "bernoulli", levels=(), modifiers=(name,))
+    return fit
+
+
 def saved_hand_fit(path, outcome: str = "y", family: str = "bernoulli", seed: int = 1):
     """:func:`hand_posterior_fit` of ``outcome`` saved as a fit at ``path`` (with its design
     in ``constant_data``, as a sampled fit is saved), for command-line tests; returns the

@@ -13,7 +13,7 @@ from dtors_bayes.estimands.engine import ESTIMAND_COLUMNS
 from dtors_bayes.exceptions import FitError
 from dtors_bayes.models.change_model import ChangeModel
 from dtors_bayes.models.sampling import stack_draws
-from dtors_bayes.testing import hand_posterior_fit
+from dtors_bayes.testing import hand_posterior_fit, with_hand_modifier
 
 GROUP = np.array(["cj", "other", "other", "cj", "other", "cj", "other", "other"])
 
@@ -99,26 +99,8 @@ def test_by_with_fixed_weights():
 
 
 def test_by_with_a_modifier_uses_the_modifier_terms():
-    fit = hand_posterior_fit()
-    d = fit.design
-    d.modifier_names, d.modifier_labels = ["route"], [["cj", "other"]]
-    d.modifier_codes = (GROUP == "other").astype(int)[:, None]
-    rng = np.random.default_rng(3)
-    post = fit.tree["posterior"].to_dataset()
-    c, n = post.sizes["chain"], post.sizes["draw"]
-
-    def zs(*shape):
-        x = rng.normal(size=(c, n, *shape))
-        x = x - x.mean(axis=-1, keepdims=True)
-        return x
-    zi = zs(3, 2, 2)
-    zi = zi - zi.mean(axis=-2, keepdims=True)
-    post["sigma_route"] = (("chain", "draw"), np.abs(rng.normal(0.5, 0.1, (c, n))))
-    post["z_route"] = (("chain", "draw", "time_basis", "route"), zs(3, 2))
-    post["sigma_route_modality"] = (("chain", "draw"), np.abs(rng.normal(0.3, 0.1, (c, n))))
-    post["z_route_modality"] = (("chain", "draw", "time_basis", "modality", "route"), zi)
-    fit.tree["posterior"] = fit.tree["posterior"].__class__(post)
-    fit.model = ChangeModel("y", "bernoulli", levels=(), modifiers=("route",))
+    fit = with_hand_modifier(hand_posterior_fit(), "route", ["cj", "other"],
+                             GROUP == "other")
     t = fit.estimate(by="route")  # a modifier: no cohort needed
     mu = _mu(fit)
     for lab in ("cj", "other"):

@@ -15,8 +15,7 @@ import pytest
 import dtors_bayes  # noqa: F401 - binds Fit.estimate
 from dtors_bayes.estimands.engine import ESTIMAND_COLUMNS
 from dtors_bayes.exceptions import CohortError, FitError
-from dtors_bayes.models.change_model import ChangeModel
-from dtors_bayes.testing import hand_posterior_fit
+from dtors_bayes.testing import hand_posterior_fit, with_hand_modifier
 from dtors_bayes.weighting import mrp
 
 SEX = np.array(["male", "female", "male", "male", "female", "male", "female", "male"])
@@ -95,26 +94,7 @@ def test_mrp_by_a_column_the_cells_lack_says_what_is_allowed():
 
 def _with_sex_modifier(fit, scale: float):
     """The hand fit with ``modifiers=("sex",)`` and hand-drawn zero-sum modifier terms."""
-    d = fit.design
-    d.modifier_names, d.modifier_labels = ["sex"], [["female", "male"]]
-    d.modifier_codes = (SEX == "male").astype(int)[:, None]
-    rng = np.random.default_rng(3)
-    post = fit.tree["posterior"].to_dataset()
-    c, n = post.sizes["chain"], post.sizes["draw"]
-
-    def zs(*shape):
-        x = rng.normal(size=(c, n, *shape))
-        return x - x.mean(axis=-1, keepdims=True)
-    zi = zs(3, 2, 2)
-    zi = zi - zi.mean(axis=-2, keepdims=True)
-    post["sigma_sex"] = (("chain", "draw"), scale * np.abs(rng.normal(0.5, 0.1, (c, n))))
-    post["z_sex"] = (("chain", "draw", "time_basis", "sex"), zs(3, 2))
-    post["sigma_sex_modality"] = (("chain", "draw"),
-                                  scale * np.abs(rng.normal(0.3, 0.1, (c, n))))
-    post["z_sex_modality"] = (("chain", "draw", "time_basis", "modality", "sex"), zi)
-    fit.tree["posterior"] = fit.tree["posterior"].__class__(post)
-    fit.model = ChangeModel("y", "bernoulli", levels=(), modifiers=("sex",))
-    return fit
+    return with_hand_modifier(fit, "sex", ["female", "male"], SEX == "male", scale=scale)
 
 
 def test_mrp_gives_cells_their_modifier_terms():
