@@ -14,12 +14,13 @@ treatment cost per modality :data:`TREATMENT_COST`, GBP 2,000 per offending mont
 share 0.4, ``crime_costs="loss"``.
 
 Scenarios (``simulate_cohort``, ``--persons`` persons scaled from DTORS, a 6000-person
-population, outcomes ``eq5d`` and ``acquisitive_crime``): MCAR, and MAR (response driven by the
-history of acquisitive crime; ``heroin_drives_response=False``).
+population of 40 areas while the cohort's areas fit in it, else the simulator's default
+DTORS-sized population, outcomes ``eq5d`` and ``acquisitive_crime``): MCAR, and MAR (response
+driven by the history of acquisitive crime; ``heroin_drives_response=False``).
 
 Fits: two ``ChangeModel`` fits per task (``eq5d`` family on ``eq5d``, bernoulli on
 ``acquisitive_crime``; ``time="wave"``, covariates age, sex, primary_drug, referral_route, no
-site/area level), paths by the estimand engine
+site/area level unless ``--levels site,area``), paths by the estimand engine
 (:func:`dtors_bayes.economics.paths.outcome_paths`), 90% and 50% intervals. Two methods share
 those fits (labelled in ``estimator``, then relabelled as ``method``): ``index`` pairs the two
 fits' draws by index (:func:`dtors_bayes.economics.evaluation.economic_draws`' default: the
@@ -57,7 +58,7 @@ import numpy as np
 import pandas as pd
 from study_cli import run_rounds, sampler_kwargs, study_parser
 
-from dtors_bayes.studies.design import Method, Scenario
+from dtors_bayes.studies.design import Method, Scenario, cohort_kwargs
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "economics_coverage"
@@ -94,8 +95,8 @@ class EconomicScenario(Scenario):
 def _fit(cohort, seed, outcome, family, sampler_kwargs, model_kwargs=None):
     from dtors_bayes.models.change_model import ChangeModel
 
-    model = ChangeModel(outcome, family, time="wave", covariates=COVARIATES, levels=(),
-                        **(model_kwargs or {}))
+    kw = {"levels": (), **(model_kwargs or {})}
+    model = ChangeModel(outcome, family, time="wave", covariates=COVARIATES, **kw)
     kw = {**sampler_kwargs, "random_seed": int(seed), "progressbar": False, "cores": 1}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -141,13 +142,18 @@ def relabel(res):
 
 
 def build(args) -> tuple[list[Scenario], list[Method]]:
+    # a 6000-person population of 40 areas while the cohort's areas fit in it (the
+    # session-8/9 300-person keys); larger cohorts sample the simulator's default population
+    small = cohort_kwargs(args.persons)["n_areas"] <= 40
+    population = {"population_size": 6000, "n_population_areas": 40} if small else {}
     scen = [EconomicScenario(name, {"n_persons": args.persons, "attrition": kind,
                                     "outcomes": ["eq5d", "acquisitive_crime"],
-                                    "heroin_drives_response": False,
-                                    "population_size": 6000, "n_population_areas": 40})
+                                    "heroin_drives_response": False, **population})
             for name, kind in SCENARIOS.items()]
+    levels = [x for x in args.levels.split(",") if x]
     methods = [Method("pairings" + POOLING_SUFFIX[p], method_fn=economics_fn,
-                      model_kwargs={} if p == "partial" else {"modality_pooling": p},
+                      model_kwargs=({} if p == "partial" else {"modality_pooling": p})
+                      | ({"levels": levels} if levels else {}),
                       sampler_kwargs=sampler_kwargs(args))
                for p in args.modality_pooling.split(",")]
     return scen, methods
@@ -161,7 +167,15 @@ def main(argv: list[str] | None = None) -> None:
                     help="comma list of ChangeModel modality_pooling values, each its own "
                          "method pair: 'partial' (default; index, rank) and/or 'none' "
                          "(index_unpooled, rank_unpooled)")
+    ap.add_argument("--levels", default="",
+                    help="comma list of ChangeModel levels of both fits, e.g. 'site,area' "
+                         "(default: none; a non-empty list gets its own cache keys, so give "
+                         "it its own --out)")
     args = ap.parse_args(argv)
+    bad_levels = [x for x in args.levels.split(",") if x and x not in ("site", "area")]
+    if bad_levels:
+        ap.error(f"--levels {args.levels!r}: {bad_levels} not allowed; use a comma list of "
+                 "site, area")
     bad = [p for p in args.modality_pooling.split(",") if p not in POOLING_SUFFIX]
     if bad:
         ap.error(f"--modality-pooling {args.modality_pooling!r}: {bad} not allowed; use a comma "

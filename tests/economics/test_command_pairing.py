@@ -64,3 +64,29 @@ def test_mrp_through_the_command_needs_the_data(fits):
     with pytest.raises(SpecError, match="--data"):
         ec.run_economics({**SETTINGS, "paths": {"weighting": "mrp"}}, *fits,
                          note=lambda s: None)
+
+
+def test_single_modality_options_state_the_modality_pooling(fits):
+    """A decision over "everyone given <modality>" says how the arms' trajectories were
+    estimated, and with the default partial pooling says to refit unpooled; the cohort-level
+    decision (no treatment against treated) has no such line."""
+    mod = HAND_MODALITIES[0]
+    dec = {**SETTINGS["decision"], "options": ["no_treatment", "treated", mod]}
+    res = ec.run_economics({**SETTINGS, "decision": dec}, *fits, note=lambda s: None)
+    line = res["meta"]["assumptions"]["modality trajectories"]
+    assert mod in line and "partially pooled" in line and 'modality_pooling = "none"' in line
+    assert list(res["tables"]["assumptions"]["value"]).count(line) == 1
+    plain = ec.run_economics(SETTINGS, *fits, note=lambda s: None)
+    assert "modality trajectories" not in plain["meta"]["assumptions"]
+
+    def fake(outcome, pooling, by_time=True):
+        return SimpleNamespace(model=SimpleNamespace(outcome=outcome, modality_pooling=pooling,
+                                                     modality_by_time=by_time))
+
+    text = ec.modality_pooling_text([fake("eq5d", "none"), fake("acquisitive_crime", "none")],
+                                    ["treated", mod], [mod])
+    assert "eq5d: not pooled; acquisitive_crime: not pooled" in text and "refit" not in text
+    mixed = ec.modality_pooling_text([fake("eq5d", "none"), None], [mod], [mod])
+    assert mixed.endswith("(eq5d: not pooled)")
+    assert ec.modality_pooling_text([fake("eq5d", "partial", by_time=False)], [mod], [mod]) \
+        is None
