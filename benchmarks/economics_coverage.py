@@ -149,7 +149,7 @@ def build(args) -> tuple[list[Scenario], list[Method]]:
     scen = [EconomicScenario(name, {"n_persons": args.persons, "attrition": kind,
                                     "outcomes": ["eq5d", "acquisitive_crime"],
                                     "heroin_drives_response": False, **population})
-            for name, kind in SCENARIOS.items()]
+            for name, kind in SCENARIOS.items() if name in args.scenarios.split(",")]
     levels = [x for x in args.levels.split(",") if x]
     methods = [Method("pairings" + POOLING_SUFFIX[p], method_fn=economics_fn,
                       model_kwargs=({} if p == "partial" else {"modality_pooling": p})
@@ -167,11 +167,17 @@ def main(argv: list[str] | None = None) -> None:
                     help="comma list of ChangeModel modality_pooling values, each its own "
                          "method pair: 'partial' (default; index, rank) and/or 'none' "
                          "(index_unpooled, rank_unpooled)")
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
+                    help=f"comma list of scenarios to run (default: {','.join(SCENARIOS)})")
     ap.add_argument("--levels", default="",
                     help="comma list of ChangeModel levels of both fits, e.g. 'site,area' "
                          "(default: none; a non-empty list gets its own cache keys, so give "
                          "it its own --out)")
     args = ap.parse_args(argv)
+    bad_scen = [x for x in args.scenarios.split(",") if x not in SCENARIOS]
+    if bad_scen:
+        ap.error(f"--scenarios {args.scenarios!r}: {bad_scen} not allowed; use a comma list of "
+                 f"{', '.join(SCENARIOS)}")
     bad_levels = [x for x in args.levels.split(",") if x and x not in ("site", "area")]
     if bad_levels:
         ap.error(f"--levels {args.levels!r}: {bad_levels} not allowed; use a comma list of "
