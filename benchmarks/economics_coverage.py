@@ -95,8 +95,8 @@ class EconomicScenario(Scenario):
 def _fit(cohort, seed, outcome, family, sampler_kwargs, model_kwargs=None):
     from dtors_bayes.models.change_model import ChangeModel
 
-    kw = {"levels": (), **(model_kwargs or {})}
-    model = ChangeModel(outcome, family, time="wave", covariates=COVARIATES, **kw)
+    model = ChangeModel(outcome, family, time="wave", covariates=COVARIATES,
+                        **{"levels": (), **(model_kwargs or {})})
     kw = {**sampler_kwargs, "random_seed": int(seed), "progressbar": False, "cores": 1}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

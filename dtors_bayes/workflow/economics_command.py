@@ -35,7 +35,8 @@ Output folder: ``economics_summary.csv``, ``economics_cea.csv``, ``economics_fro
 ``economics_pairing.csv`` (with a crime fit: the societal net benefit at the threshold under
 index pairing and rank coupling at -1, the estimated correlation and its interval, and +1,
 :func:`dtors_bayes.economics.evaluation.pairing_sensitivity`; summarised in the ``pairing``
-assumption), the figures
+assumption; options that give one modality to everyone add a ``modality trajectories``
+assumption, :func:`modality_pooling_text`), the figures
 ``ce_plane_<perspective>.png``, ``ceac_<perspective>.png``, ``evpi_<perspective>.png`` and
 ``economics.json`` (settings, fits and figure captions), which
 :func:`load_results` reads back for ``dtors-bayes report --economics``.
