@@ -149,13 +149,12 @@ def build(args) -> tuple[list[Scenario], list[Method]]:
     scen = [EconomicScenario(name, {"n_persons": args.persons, "attrition": kind,
                                     "outcomes": ["eq5d", "acquisitive_crime"],
                                     "heroin_drives_response": False, **population})
-            for name, kind in SCENARIOS.items() if name in args.scenarios.split(",")]
-    levels = [x for x in args.levels.split(",") if x]
+            for name, kind in SCENARIOS.items() if name in args.scenarios]
     methods = [Method("pairings" + POOLING_SUFFIX[p], method_fn=economics_fn,
                       model_kwargs=({} if p == "partial" else {"modality_pooling": p})
-                      | ({"levels": levels} if levels else {}),
+                      | ({"levels": args.levels} if args.levels else {}),
                       sampler_kwargs=sampler_kwargs(args))
-               for p in args.modality_pooling.split(",")]
+               for p in args.modality_pooling]
     return scen, methods
 
 
@@ -174,18 +173,18 @@ def main(argv: list[str] | None = None) -> None:
                          "(default: none; a non-empty list gets its own cache keys, so give "
                          "it its own --out)")
     args = ap.parse_args(argv)
-    bad_scen = [x for x in args.scenarios.split(",") if x not in SCENARIOS]
-    if bad_scen:
-        ap.error(f"--scenarios {args.scenarios!r}: {bad_scen} not allowed; use a comma list of "
-                 f"{', '.join(SCENARIOS)}")
-    bad_levels = [x for x in args.levels.split(",") if x and x not in ("site", "area")]
-    if bad_levels:
-        ap.error(f"--levels {args.levels!r}: {bad_levels} not allowed; use a comma list of "
-                 "site, area")
-    bad = [p for p in args.modality_pooling.split(",") if p not in POOLING_SUFFIX]
-    if bad:
-        ap.error(f"--modality-pooling {args.modality_pooling!r}: {bad} not allowed; use a comma "
-                 f"list of {', '.join(POOLING_SUFFIX)}")
+    problems = []  # every bad comma list at once; the lists replace the strings
+    for opt, allowed in (("modality_pooling", POOLING_SUFFIX), ("scenarios", SCENARIOS),
+                         ("levels", ("site", "area"))):
+        given = getattr(args, opt)
+        values = [x for x in given.split(",") if x]
+        bad = [x for x in values if x not in allowed]
+        if bad:
+            problems.append(f"--{opt.replace('_', '-')} {given!r}: {bad} not allowed; use a "
+                            f"comma list of {', '.join(allowed)}")
+        setattr(args, opt, values)
+    if problems:
+        ap.error("; ".join(problems))
     scen, methods = build(args)
     res = run_rounds(scen, methods, args, name="economics", estimands=ESTIMANDS,
                      progress=False)

@@ -413,11 +413,11 @@ def modality_pooling_text(fits, options, modalities) -> str | None:
     modalities : sequence of str
         The modalities the paths hold (single-modality options).
     """
-    fits = [f for f in fits if f is not None]
-    single = [o for o in options if o in set(modalities)]
-    if not single or not any(f.model.modality_by_time for f in fits):
+    single = [o for o in options if o in modalities]
+    kinds = {f.model.outcome: f.model.modality_pooling for f in fits
+             if f is not None and f.model.modality_by_time}
+    if not single or not kinds:
         return None
-    kinds = {f.model.outcome: f.model.modality_pooling for f in fits if f.model.modality_by_time}
     desc = "; ".join(f"{k}: {'not pooled' if v == 'none' else 'partially pooled'}"
                      for k, v in kinds.items())
     text = f"single-modality options {', '.join(single)} from trajectories per modality ({desc})"
