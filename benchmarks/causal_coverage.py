@@ -180,16 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--modality-pooling", default="partial", choices=["partial", "none"],
                     help="ChangeModel modality_pooling; 'none' fits unpooled modality "
                          "trajectories (write them to their own --out)")
-    ap.add_argument("--scenarios", default=None,
-                    help=f"comma-separated scenarios (default all: {', '.join(SCENARIOS)})")
     args = ap.parse_args(argv)
     scen, methods = build(args)
-    if args.scenarios:
-        wanted = [s.strip() for s in args.scenarios.split(",")]
-        unknown = sorted(set(wanted) - set(SCENARIOS))
-        if unknown:
-            raise SystemExit(f"--scenarios: unknown {unknown}; allowed: {list(SCENARIOS)}")
-        scen = [s for s in scen if s.name in wanted]
     res = run_rounds(scen, methods, args, name="causal", estimands=ESTIMANDS, progress=False)
     res = relabel(res)
     res.write(args.out)

@@ -161,13 +161,11 @@ def build(args) -> tuple[list[Scenario], list[Method]]:
 def main(argv: list[str] | None = None) -> None:
     ap = study_parser(__doc__.splitlines()[0], persons=300, out=OUT, cache=CACHE)
     # 0.95: at 0.9 the eq5d hurdle fits diverged (1-18 of 6000 draws) in 9 of 14 tasks
-    ap.set_defaults(target_accept=0.95, draws=1000)
+    ap.set_defaults(target_accept=0.95, draws=1000, scenarios=",".join(SCENARIOS))
     ap.add_argument("--modality-pooling", default="partial",
                     help="comma list of ChangeModel modality_pooling values, each its own "
                          "method pair: 'partial' (default; index, rank) and/or 'none' "
                          "(index_unpooled, rank_unpooled)")
-    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
-                    help=f"comma list of scenarios to run (default: {','.join(SCENARIOS)})")
     ap.add_argument("--levels", default="",
                     help="comma list of ChangeModel levels of both fits, e.g. 'site,area' "
                          "(default: none; a non-empty list gets its own cache keys, so give "

@@ -20,7 +20,9 @@ divergences (``share_converged``).
 With ``--person-effect quadrature`` the person intercept is integrated out by Gauss-Hermite
 quadrature (``ChangeModel(person_effect="quadrature")``: kappa mixes 2-3x better per draw,
 ``benchmarks/results/person_quadrature.md``); the methods are then ``selection_wave_quadrature``
-and ``selection_months_quadrature``.
+and ``selection_months_quadrature``; ``--quadrature-nodes 30`` names them
+``selection_wave_quadrature30`` (same cohorts: the replicate seeds do not depend on the
+method).
 
 Usage::
 
@@ -59,7 +61,9 @@ def selection_fn(cohort, seed, sim, model_kwargs, sampler_kwargs) -> pd.DataFram
     prior = (sim.effective_kappa, float(model_kwargs["prior_sd"]))
     model = ChangeModel(OUTCOME, "bernoulli", time=model_kwargs["time"], covariates=COVARIATES,
                         levels=(), attrition=Selection(kappa=prior),
-                        person_effect=model_kwargs.get("person_effect", "sampled"))
+                        person_effect=model_kwargs.get("person_effect", "sampled"),
+                        **({"quadrature_nodes": model_kwargs["quadrature_nodes"]}
+                           if "quadrature_nodes" in model_kwargs else {}))
     kw = {**sampler_kwargs, "random_seed": int(seed), "progressbar": False, "cores": 1}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -110,7 +114,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--prior-sd", type=float, default=1.0)
     ap.add_argument("--mnar", action="store_true", help="add the MNAR (strength 1) scenario")
     ap.add_argument("--times", nargs="+", default=["wave", "months"])
+    ap.add_argument("--quadrature-nodes", type=int, default=None,
+                    help="Gauss-Hermite nodes of --person-effect quadrature (default the "
+                         "model's 15); other values get their own method names and cache keys")
     args = ap.parse_args(argv)
+    if args.quadrature_nodes is not None and args.person_effect != "quadrature":
+        ap.error("--quadrature-nodes needs --person-effect quadrature")
     kinds = {"mcar": ("mcar", 1.0)} | ({"mnar_1.0": ("mnar", 1.0)} if args.mnar else {})
     scen = [Scenario(name, {"n_persons": args.persons, "attrition": kind, "strength": s,
                             "outcomes": [OUTCOME], "heroin_drives_response": False,
@@ -120,6 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     # --person-effect quadrature: the person intercept integrated out (own names, cache keys)
     person = {"person_effect": args.person_effect} if args.person_effect != "sampled" else {}
     suffix = "" if not person else f"_{args.person_effect}"
+    if args.quadrature_nodes is not None:  # e.g. selection_wave_quadrature30
+        person["quadrature_nodes"] = args.quadrature_nodes
+        suffix += str(args.quadrature_nodes)
     methods = [Method(f"selection_{t}{suffix}",
                       model_kwargs={"time": t, "prior_sd": args.prior_sd, **person},
                       method_fn=selection_fn, sampler_kwargs=samp) for t in args.times]

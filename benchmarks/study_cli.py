@@ -27,6 +27,8 @@ def study_parser(description: str, *, persons: int, out: Path, cache: Path
                          "out by Gauss-Hermite quadrature (ChangeModel(person_effect=...))")
     ap.add_argument("--methods", default=None,
                     help="comma-separated method names to run (default: all)")
+    ap.add_argument("--scenarios", default=None,
+                    help="comma-separated scenario names to run (default: all)")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
     ap.add_argument("--minutes", type=float, default=None,
@@ -45,25 +47,34 @@ def sampler_kwargs(args: argparse.Namespace) -> dict:
             "target_accept": args.target_accept, "backend": args.backend}
 
 
-def select_methods(methods: list, args: argparse.Namespace) -> list:
-    """The methods named by ``--methods`` (all when it is not given); unknown names fail."""
-    if not args.methods:
-        return methods
-    wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
-    known = {m.name for m in methods}
+def _select(items: list, option: str | list[str] | None, flag: str) -> list:
+    """The items (with a ``name``) that a comma-separated option (or a parsed list) names,
+    all when it is not given; unknown names fail with the allowed ones."""
+    if not option:
+        return items
+    names = option.split(",") if isinstance(option, str) else option
+    wanted = [m.strip() for m in names if m.strip()]
+    known = {m.name for m in items}
     unknown = sorted(set(wanted) - known)
     if unknown:
-        raise SystemExit(f"--methods: unknown {unknown}; allowed: {sorted(known)}")
-    return [m for m in methods if m.name in wanted]
+        raise SystemExit(f"{flag}: unknown {unknown}; allowed: {sorted(known)}")
+    return [m for m in items if m.name in wanted]
+
+
+def select_methods(methods: list, args: argparse.Namespace) -> list:
+    """The methods named by ``--methods`` (all when it is not given); unknown names fail."""
+    return _select(methods, args.methods, "--methods")
 
 
 def run_rounds(scenarios: list, methods: list, args: argparse.Namespace, *, name: str,
                estimands: list, **kwargs):
-    """The methods ``--methods`` names, run in rounds of ``--step`` replicates on Dask with
-    the script's round, scheduler, worker, cache and seed options
+    """The scenarios ``--scenarios`` and methods ``--methods`` name, run in rounds of
+    ``--step`` replicates on Dask with the script's round, scheduler, worker, cache and seed
+    options
     (:func:`dtors_bayes.studies.coverage.coverage_study_in_rounds`); ``kwargs`` go through."""
     from dtors_bayes.studies.coverage import coverage_study_in_rounds
 
+    scenarios = _select(scenarios, getattr(args, "scenarios", None), "--scenarios")
     return coverage_study_in_rounds(
         scenarios, select_methods(methods, args), args.replicates, step=args.step,
         minutes=args.minutes, scheduler=args.scheduler, n_workers=args.workers,
