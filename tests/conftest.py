@@ -67,29 +67,37 @@ def pytest_terminal_summary(terminalreporter):
 def _no_sampling_outside_integration():
     """Wrap the two ways into NUTS so that they refuse outside the integration tier.
 
-    ``pymc.sample`` is the one call that samples (``sample_model`` reaches nutpie through it,
-    and nothing in the package calls nutpie directly); ``sample_model`` is wrapped as well so
-    that the error names the package's entry point. Argument errors that ``sample_model``
+    ``pymc.sample`` and ``nutpie.sample`` are the calls that sample (``sample_model`` reaches
+    nutpie directly when it reuses compiled models, :mod:`dtors_bayes.models.compiled`, and
+    through ``pymc.sample`` otherwise); ``sample_model`` is wrapped as well so that the error
+    names the package's entry point. Argument errors that ``sample_model``
     raises before sampling are not sampling and need no mark. Session-scoped and autouse, so
     it is in place before any other session- or module-scoped fixture is set up.
     """
+    import nutpie
     import pymc
 
-    from dtors_bayes.models import sampling
+    from dtors_bayes.models import compiled, sampling
 
     ORIGINALS["pymc.sample"] = pymc.sample
+    ORIGINALS["nutpie.sample"] = nutpie.sample
+    ORIGINALS["compiled_nutpie"] = compiled.compiled_nutpie  # refuses before compiling
     ORIGINALS["sample_model"] = sampling.sample_model
 
     def sample_model(*args, **kwargs):
-        # Through the real function: its argument checks run, and its pymc.sample refuses.
+        # Through the real function: its argument checks run, and its sampler call refuses.
         try:
             return ORIGINALS["sample_model"](*args, **kwargs)
         except SamplingInFastTier as err:
-            raise SamplingInFastTier(str(err).replace(
-                "calls pymc.sample", "calls dtors_bayes.models.sampling.sample_model")) from None
+            msg = str(err)
+            for name in ("pymc.sample", "nutpie.sample", "compiled_nutpie"):
+                msg = msg.replace(f"calls {name}", "calls dtors_bayes.models.sampling.sample_model")
+            raise SamplingInFastTier(msg) from None
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pymc, "sample", _refuse("pymc.sample"))
+        mp.setattr(nutpie, "sample", _refuse("nutpie.sample"))
+        mp.setattr(compiled, "compiled_nutpie", _refuse("compiled_nutpie"))
         mp.setattr(sampling, "sample_model", sample_model)
         yield
 

@@ -39,6 +39,15 @@ def test_pymc_sample_refuses_outside_integration():
     assert "test_pymc_sample_refuses_outside_integration calls pymc.sample" in str(err.value)
 
 
+def test_nutpie_sample_refuses_outside_integration():
+    """The reused-compilation path calls nutpie directly (dtors_bayes.models.compiled)."""
+    import nutpie
+
+    with pytest.raises(RuntimeError, match=GUARD) as err:
+        nutpie.sample(None, draws=5, tune=5, chains=1)
+    assert "calls nutpie.sample" in str(err.value)
+
+
 def test_sample_model_refuses_and_names_itself():
     from dtors_bayes.models.sampling import sample_model
 

@@ -68,7 +68,8 @@ def default_cores(cores: int | None, chains: int) -> int:
 def sample_model(model, *, draws: int, tune: int, chains: int, random_seed: int,
                  sampler: str = "nutpie", progressbar: bool = True,
                  target_accept: float | None = None, cores: int | None = None,
-                 nuts: dict | None = None, backend: str = "numba"):
+                 nuts: dict | None = None, backend: str = "numba",
+                 reuse_compiled: bool | None = None):
     """Run NUTS on a PyMC model; return (DataTree, seconds).
 
     ``nuts`` passes sampler options through (for nutpie e.g. ``{"adaptation": "low_rank"}``).
@@ -78,6 +79,11 @@ def sample_model(model, *, draws: int, tune: int, chains: int, random_seed: int,
     ``backend`` is nutpie's compiler: ``"numba"`` (default, no extra dependency) or ``"jax"``
     (the ``jax`` extra; compiles a small model in seconds rather than tens of seconds, which
     dominates the many small fits of coverage studies).
+    ``reuse_compiled`` (nutpie with numba only; default on, ``DTORS_REUSE_COMPILED=0`` in the
+    environment turns the default off): the model's data are lifted out of its graph and the
+    compiled model is reused by later fits of the same structure in this process
+    (:mod:`dtors_bayes.models.compiled`); off, ``pm.sample`` compiles the model with its data
+    as constants (the behaviour before session 11).
     """
     import pymc as pm
 
@@ -100,7 +106,14 @@ def sample_model(model, *, draws: int, tune: int, chains: int, random_seed: int,
     nuts["target_accept"] = effective_target_accept(target_accept, nuts)
     if nuts:
         kwargs["nuts"] = nuts
+    if reuse_compiled is None:
+        reuse_compiled = os.environ.get("DTORS_REUSE_COMPILED", "1") != "0"
     t0 = time.perf_counter()
+    if reuse_compiled and sampler == "nutpie" and backend == "numba":
+        tree = _sample_nutpie_reused(model, draws=draws, tune=tune, chains=chains,
+                                     seed=random_seed, progressbar=progressbar,
+                                     cores=default_cores(cores, chains), nuts=nuts)
+        return tree, time.perf_counter() - t0
     with model, warnings.catch_warnings():
         # PyMC repeats convergence warnings that Fit.warn_if_trouble states in our words.
         warnings.filterwarnings("ignore", message=".*(R-hat|rhat|effective sample size|"
@@ -110,6 +123,27 @@ def sample_model(model, *, draws: int, tune: int, chains: int, random_seed: int,
                          cores=default_cores(cores, chains),
                          compute_convergence_checks=False, **kwargs)
     return tree, time.perf_counter() - t0
+
+
+def _sample_nutpie_reused(model, *, draws: int, tune: int, chains: int, seed: int,
+                          progressbar: bool, cores: int, nuts: dict):
+    """What ``pm.sample(nuts_sampler="nutpie")`` does, on the compiled model of
+    :func:`dtors_bayes.models.compiled.compiled_nutpie` (lifted data, reused compilation)."""
+    import nutpie
+    from pymc.backends.arviz import patch_nutpie_idata
+
+    from dtors_bayes.models.compiled import compiled_nutpie
+
+    nuts = dict(nuts)
+    if "max_treedepth" in nuts:  # pm.sample's name for it
+        nuts["maxdepth"] = nuts.pop("max_treedepth")
+    with compiled_nutpie(model) as compiled:
+        t0 = time.time()
+        tree = nutpie.sample(compiled, draws=draws, tune=max(int(tune), 1), chains=chains,
+                             cores=cores, seed=int(seed), save_warmup=False,
+                             store_unconstrained=False, progress_bar=progressbar, **nuts)
+        patch_nutpie_idata(tree, model, sampling_time=time.time() - t0)
+    return tree
 
 
 def stack_draws(tree, names: Iterable[str] | None = None) -> tuple[dict[str, np.ndarray], int, int]:
