@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dtors_bayes.reporting.findings import Finding, fmt
+from dtors_bayes.reporting.findings import POOLING_WORDS, REFIT_UNPOOLED, Finding, fmt
 
 NO_CONFOUNDING = (
     "Every adjusted contrast (g-computation: everyone given modality A minus everyone given "
@@ -48,6 +48,15 @@ CAPTIONS = {
     "budget": "Bias budget: P(contrast < 0) over confounding strength x pattern-mixture delta",
 }
 LONG = ("balance", "grid", "budget")
+#: What partial pooling of the modality trajectories does to the contrasts and to the
+#: sensitivity analysis (measured: ``benchmarks/results/causal_coverage_unpooled/README.md``).
+POOLED_CONTRASTS = (
+    "a small arm's trajectory is shrunk towards the average one, which pulls its adjusted "
+    "contrasts towards 0 and, under confounding, takes part of the confounding shift with "
+    "it, so the sensitivity analysis subtracts a bias the contrast no longer fully "
+    "carries{measured}; {refit} before reading the contrasts of small arms"
+)
+POOLED_MEASURED = ""
 
 
 @dataclass
@@ -69,6 +78,9 @@ class CausalResults:
     outcome : str
     wave : int or None
         The follow-up wave of the contrasts.
+    modality_pooling : {"partial", "none"} or None
+        The fit's ``ChangeModel.modality_pooling`` (None: not known, or trajectories not
+        per modality).
     """
 
     tables: dict[str, pd.DataFrame]
@@ -76,6 +88,7 @@ class CausalResults:
     scores: dict[str, float] = field(default_factory=dict)
     outcome: str = ""
     wave: int | None = None
+    modality_pooling: str | None = None
 
 
 def scores_text(scores: dict[str, float]) -> str:
@@ -160,6 +173,20 @@ def overlap_findings(below: pd.DataFrame | None) -> list[Finding]:
                     "extrapolation from others, not on comparable persons.")]
 
 
+def pooling_finding(pooling: str | None) -> Finding | None:
+    """The "modality trajectories" assumption of the fit's contrasts (None when unknown)."""
+    if pooling not in POOLING_WORDS:
+        return None
+    text = f"The modality trajectories are {POOLING_WORDS[pooling]}"
+    if pooling == "partial":
+        text += " (the default): " + POOLED_CONTRASTS.format(measured=POOLED_MEASURED,
+                                                             refit=REFIT_UNPOOLED) + "."
+    else:
+        text += (" (modality_pooling = \"none\"): each arm's trajectory rests on its own "
+                 "persons, so small arms have wide intervals but are not shrunk.")
+    return Finding("Assumed: modality trajectories", text)
+
+
 def causal_findings(res: CausalResults) -> list[Finding]:
     """The section's statements: the assumption, each contrast's tipping points and
     E-values, the bias budget, overlap; every number from ``res.tables``."""
@@ -174,6 +201,9 @@ def causal_findings(res: CausalResults) -> list[Finding]:
             "score -1 reads: the people who chose that modality would have had an outcome "
             "lower by the strength than the others at equal covariates. Modality shares "
             "weight the other modalities' functions; no refit."))
+    pooled = pooling_finding(res.modality_pooling)
+    if pooled is not None:
+        out.append(pooled)
     if res.tables.get("evalues") is not None:
         out.append(Finding("E-value", EVALUE_MEANING))
     out += confounding_findings(res)

@@ -33,6 +33,10 @@ import pandas as pd
 #: Families whose response-scale values are probabilities (shown as percentages).
 PROBABILITY_FAMILIES = ("bernoulli",)
 WEIGHTED_MODES = ("propagated", "fixed", "mrp")
+#: ``ChangeModel.modality_pooling`` in words.
+POOLING_WORDS = {"partial": "partially pooled", "none": "not pooled"}
+#: What to do when a small arm's trajectory matters and the fit pooled the modalities.
+REFIT_UNPOOLED = 'refit with modality_pooling = "none" ([model] in the spec)'
 
 
 @dataclass

@@ -125,7 +125,9 @@ def run_causal(fit, scores: dict[str, float], *, strengths=None, budget_strength
             "scores": scores, "strengths": [float(x) for x in grid_s],
             "budget_strengths": [float(x) for x in budget_s],
             "deltas": [float(x) for x in deltas], "contrasts": contrasts,
-            "reference": reference, "figures": [[BUDGET_FIGURE[0], BUDGET_FIGURE[1]]]}
+            "reference": reference, "figures": [[BUDGET_FIGURE[0], BUDGET_FIGURE[1]]],
+            "modality_pooling": fit.model.modality_pooling if fit.model.modality_by_time
+            else None}
     return {"tables": tables, "figures": [(BUDGET_FIGURE[0], fig, BUDGET_FIGURE[1])],
             "meta": meta}
 
@@ -143,7 +145,7 @@ def report_results(res: dict[str, Any]):
     m = res["meta"]
     return CausalResults(tables=dict(res["tables"]), figures=list(res["figures"]),
                          scores=dict(m.get("scores", {})), outcome=m.get("outcome", ""),
-                         wave=m.get("wave"))
+                         wave=m.get("wave"), modality_pooling=m.get("modality_pooling"))
 
 
 def load_results(folder: str | Path):
@@ -206,6 +208,7 @@ def cmd_causal(args: argparse.Namespace, *, load_data: Callable, estimate: Calla
     import sys
 
     from dtors_bayes.models.io import load_fit
+    from dtors_bayes.reporting.causal_section import pooling_finding
 
     if not Path(args.fit).exists():
         raise FileNotFoundError(f"fit {args.fit!r}: no such file")
@@ -233,6 +236,9 @@ def cmd_causal(args: argparse.Namespace, *, load_data: Callable, estimate: Calla
 
         say(f"  {r['contrast']}: {r['estimate_at_0']:+.4g} at strength 0; mean reaches 0 at "
             f"{at(r['tip_mean'])}, the interval at {at(r['tip_interval'])}")
+    pooled = pooling_finding(res["meta"]["modality_pooling"])
+    if pooled is not None:
+        say(f"  {pooled.text}")
     if args.report is not None:
         from dtors_bayes.reporting.report import write_report
 

@@ -418,14 +418,14 @@ def modality_pooling_text(fits, options, modalities) -> str | None:
              if f is not None and f.model.modality_by_time}
     if not single or not kinds:
         return None
-    desc = "; ".join(f"{k}: {'not pooled' if v == 'none' else 'partially pooled'}"
-                     for k, v in kinds.items())
+    from dtors_bayes.reporting.findings import POOLING_WORDS, REFIT_UNPOOLED
+
+    desc = "; ".join(f"{k}: {POOLING_WORDS[v]}" for k, v in kinds.items())
     text = f"single-modality options {', '.join(single)} from trajectories per modality ({desc})"
     if "partial" in kinds.values():
         text += (": partial pooling shrinks small arms towards the average trajectory, so "
-                 "their QALYs and net benefits are pulled towards the cohort's; refit with "
-                 "modality_pooling = \"none\" ([model] in the spec) for a single-modality "
-                 "decision")
+                 "their QALYs and net benefits are pulled towards the cohort's; "
+                 f"{REFIT_UNPOOLED} for a single-modality decision")
     return text
 
 

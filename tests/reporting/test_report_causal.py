@@ -4,6 +4,7 @@ words next to the numbers, the bias-budget heatmap, the tables and the layout ru
 
 from __future__ import annotations
 
+import html
 import re
 
 import numpy as np
@@ -48,7 +49,7 @@ def _section(text: str) -> str:
 
 
 def _unescape(s: str) -> str:
-    return s.replace("&#39;", "'").replace("&gt;", ">").replace("&lt;", "<")
+    return html.unescape(s)
 
 
 def test_section_in_its_place_with_the_heatmap(page):
@@ -73,6 +74,23 @@ def test_findings_state_the_assumptions(page):
     assert "E-value (VanderWeele &amp; Ding)" in sec or "E-value (VanderWeele & Ding)" in sec
     assert "move the ratio to 1" in sec
     assert "extrapolation" in sec  # overlap
+
+
+def test_findings_state_the_modality_pooling(results, page):
+    """The fit's modality pooling is an assumption of every contrast: partial pooling (the
+    hand fit's default) says what it does to small arms and to the sensitivity analysis,
+    and how to refit; an unpooled fit says it is not shrunk; unknown says nothing."""
+    fit, causal = results
+    assert fit.model.modality_pooling == "partial" and causal.modality_pooling == "partial"
+    sec = _unescape(_section(page[1]))
+    assert "Assumed: modality trajectories" in sec and "are partially pooled" in sec
+    assert 'modality_pooling = "none"' in sec and "no longer fully carries" in sec
+    unpooled = cs.pooling_finding("none")
+    assert "not pooled" in unpooled.text and "refit" not in unpooled.text
+    assert cs.pooling_finding(None) is None and cs.pooling_finding("sometimes") is None
+    titles = [i.title for i in cs.causal_findings(causal)]
+    assert titles.index("Assumed: no unmeasured confounding") \
+        < titles.index("Assumed: modality trajectories") < titles.index("E-value")
 
 
 def test_numbers_in_the_findings_match_the_tables(page):

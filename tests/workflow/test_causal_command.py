@@ -54,6 +54,8 @@ def test_verb_writes_tables_figure_and_report(run_out, setup):
     assert (run_out / "causal_budget.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     meta = json.loads((run_out / "causal.json").read_text())
     assert meta["scores"] == {"residential": -1.0} and meta["wave"] == 2
+    assert meta["modality_pooling"] == "partial"  # the hand fit's; read back for the report
+    assert cc.load_results(run_out).modality_pooling == "partial"
     grid = pd.read_csv(run_out / "causal_grid.csv")
     budget = pd.read_csv(run_out / "causal_budget.csv")
     assert len(grid) == 41 and len(budget) == 9 * 5
