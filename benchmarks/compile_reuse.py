@@ -40,7 +40,8 @@ OUT = Path(__file__).resolve().parent / "results" / "compile_reuse.md"
 COVARIATES = ["age", "sex", "primary_drug", "referral_route"]
 
 
-def _fit(model, cohort, reuse: bool, args) -> tuple[dict, float]:
+def _fit(model, cohort, reuse: bool, args) -> tuple[dict, float, dict]:
+    from dtors_bayes.models.diagnostics import diagnose
     from dtors_bayes.models.sampling import sample_model, stack_draws
 
     built = model.build(cohort)
@@ -53,7 +54,9 @@ def _fit(model, cohort, reuse: bool, args) -> tuple[dict, float]:
     wall = time.perf_counter() - t0
     names = [v.name for v in built.free_RVs if v.name != "z_person"]
     draws, _, _ = stack_draws(tree, names)
-    return {k: (v.mean(axis=0), v.std(axis=0)) for k, v in draws.items()}, wall
+    diag = diagnose(tree).set_index("check")["value"]
+    conv = {k: float(diag.get(k, np.nan)) for k in ("r_hat", "ess_bulk", "divergences")}
+    return {k: (v.mean(axis=0), v.std(axis=0)) for k, v in draws.items()}, wall, conv
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,9 +91,9 @@ def main(argv: list[str] | None = None) -> None:
                 population_size=6000, n_population_areas=40))
             post = {}
             for reuse in ((True, False) if i % 2 == 0 else (False, True)):
-                post[reuse], wall = _fit(model, sim.cohort, reuse, args)
+                post[reuse], wall, conv = _fit(model, sim.cohort, reuse, args)
                 rows.append({"model": label, "cohort": i, "path": "reuse" if reuse else
-                             "compile", "wall_s": wall})
+                             "compile", "wall_s": wall, **conv})
                 print(f"{label} cohort {i} {'reuse' if reuse else 'compile'}: {wall:.1f} s",
                       flush=True)
             z = max(float(np.max(np.abs(post[True][k][0] - post[False][k][0])
@@ -113,7 +116,9 @@ def main(argv: list[str] | None = None) -> None:
             f"{load0:.2f}, at the end {os.getloadavg()[0]:.2f}.\n\n"
             + markdown_table(summ, ".2f") + "\n\nLargest difference of a structural "
             "parameter's posterior mean between the paths, in posterior sd, per cohort:\n\n"
-            + markdown_table(a, ".3f") + "\n")
+            + markdown_table(a, ".3f") + "\n\nConvergence of every fit (worst structural R-hat, "
+            "smallest bulk ESS, divergences; the agreement above is read against "
+            "1/sqrt(ESS)):\n\n" + markdown_table(t, ".3f") + "\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
